@@ -1,0 +1,57 @@
+"""The `gaussian` command line: one entry point, subcommands per area."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from experiments.cli import spec_cmd
+from experiments.home import set_home
+from trader.errors import GaussianError
+
+cli = typer.Typer(
+    help="gaussian: an agentic research and trading framework for SPY options.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@cli.callback()
+def _root(
+    home: Optional[Path] = typer.Option(None, "--home", help="State directory (default: GAUSSIAN_HOME or the cwd)."),
+) -> None:
+    """Global options."""
+    set_home(home)
+
+
+spec_cmd.register(cli)
+
+
+def app() -> None:
+    """Console-script entry: run the CLI, printing user errors as one line instead of a traceback."""
+    try:
+        cli(standalone_mode=False)
+    except GaussianError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    app()

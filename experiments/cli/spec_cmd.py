@@ -1,0 +1,34 @@
+"""`gaussian spec`: write a commented example, print the JSON schema, or check and hash a spec."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from experiments.spec_io import example_yaml, load_spec, spec_hash, spec_schema
+
+
+def register(cli: typer.Typer) -> None:
+    """Attach the `spec` command."""
+
+    @cli.command("spec")
+    def spec(
+        path: Optional[Path] = typer.Argument(None, help="Spec file to validate (YAML, JSON or TOML)."),
+        set_: list[str] = typer.Option([], "--set", help="Override a field: path.to.field=value."),
+        example: bool = typer.Option(False, "--example", help="Print a commented example spec."),
+        schema: bool = typer.Option(False, "--schema", help="Print the JSON schema."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the example/schema to this file."),
+    ) -> None:
+        """Validate a spec and print its hash, or print the example / JSON schema."""
+        if example or schema:
+            text = example_yaml() if example else json.dumps(spec_schema(), indent=2) + "\n"
+            if out:
+                out.write_text(text, encoding="utf-8")
+                typer.echo(f"wrote {out}")
+            else:
+                typer.echo(text, nl=False)
+            return
+        s = load_spec(path, set_)
+        typer.echo(json.dumps({"hash": spec_hash(s), "spec": s.model_dump(mode="json")}, indent=2))
