@@ -1,0 +1,156 @@
+"""`gaussian data`: generate, import, fetch and inspect cached markets under the home's data/ folder."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from experiments.home import home_dir
+from trader.errors import DataError
+from trader.market.base import Market
+from trader.market.store import list_markets, load_market, save_market
+from trader.market.summary import summarize
+
+app = typer.Typer(help="Market data: generate synthetic markets, import files, cache real daily history, inspect.",
+                  no_args_is_help=True)
+console = Console()
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def market_dir(name: str) -> Path:
+    """The cache folder of a named market: <home>/data/<name>/ (the name is checked: letters, digits, _ . -)."""
+    if not _NAME.match(name) or ".." in name:
+        raise DataError(f"Market name {name!r} is not allowed; use letters, digits, '_', '.' or '-' (max 64).")
+    return home_dir() / "data" / name
+
+
+def load_named_market(name: str) -> Market:
+    """Load a cached market by name, with a hint when it does not exist."""
+    folder = market_dir(name)
+    if not folder.is_dir():
+        raise DataError(f"No market named {name!r} under {folder.parent}; try `gaussian data generate --name {name}`.")
+    return load_market(folder)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _summary_table(name: str, info: dict[str, Any]) -> Table:
+    table = Table(title=f"market {name}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key in ("source", "symbol", "interval", "sessions", "bars", "start", "end", "first_close", "last_close",
+                "seed", "edge", "vix_min", "vix_mean", "vix_max", "options_modeled", "chain_rows", "gaps"):
+        if key in info:
+            table.add_row(key, _fmt(info[key]))
+    for axis, occ in (info.get("regime_occupancy") or {}).items():
+        table.add_row(f"{axis} regimes", ", ".join(f"{k} {v:.0%}" for k, v in occ.items()))
+    return table
+
+
+def _saved(name: str, market: Market) -> None:
+    folder = save_market(market, market_dir(name))
+    console.print(_summary_table(name, summarize(market)))
+    console.print(f"saved to {folder}")
+
+
+@app.command("generate")
+def generate(
+    name: str = typer.Option("default", "--name", help="Cache name under data/."),
+    sessions: int = typer.Option(60, "--sessions", min=1, help="Number of trading sessions."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    edge: float = typer.Option(0.3, "--edge", min=0.0, help="Strength of the planted momentum (0 = null market)."),
+    start: str = typer.Option("2024-01-02", "--start", help="First session on or after this date."),
+) -> None:
+    """Generate a synthetic market (1-minute bars, daily option chains, hidden regimes) and cache it."""
+    from trader.market.synthetic import generate_synthetic
+
+    with console.status(f"generating {sessions} sessions"):
+        market = generate_synthetic(sessions=sessions, start=start, seed=seed, edge=edge)
+    _saved(name, market)
+
+
+@app.command("import")
+def import_(
+    path: Path = typer.Argument(..., help="Bars file (CSV or Parquet)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Cache name (default: the file's stem)."),
+    tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of naive timestamps, e.g. America/New_York."),
+    options: Optional[Path] = typer.Option(None, "--options", help="Option snapshot file (CSV or Parquet)."),
+    symbol: str = typer.Option("SPY", "--symbol", help="Underlying symbol."),
+) -> None:
+    """Validate and cache user bars (and option snapshots); naive timestamps need --tz."""
+    from trader.market.files import load_market_files
+
+    market = load_market_files(path, options_path=options, tz=tz, symbol=symbol.upper())
+    _saved(name or path.stem, market)
+    gaps = market.meta.get("gaps") or []
+    if gaps:
+        console.print(f"[yellow]{len(gaps)} gap(s) in the bars[/yellow] (first: {gaps[0]['kind']} at {gaps[0]['start']})")
+
+
+@app.command("real")
+def real(
+    name: str = typer.Option("spx-daily", "--name", help="Cache name under data/."),
+    start: Optional[str] = typer.Option(None, "--start", help="First date (default: 1999-01-04)."),
+    end: Optional[str] = typer.Option(None, "--end", help="Last date (default: 2018-12-31)."),
+) -> None:
+    """Cache the arch package's S&P 500 daily history (scaled 1/10 as an SPY stand-in, options modeled)."""
+    from trader.market.real_daily import load_real_daily
+
+    with console.status("loading S&P 500 daily history"):
+        market = load_real_daily(start, end)
+    _saved(name, market)
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List cached markets."""
+    items = list_markets(home_dir() / "data")
+    if as_json:
+        typer.echo(json.dumps([{k: v for k, v in m.items() if k != "gaps"} for m in items], indent=2, default=str))
+        return
+    if not items:
+        console.print("no cached markets; try `gaussian data generate`")
+        return
+    table = Table(title="cached markets")
+    for col in ("name", "source", "interval", "sessions", "bars", "start", "end", "edge", "options"):
+        table.add_column(col, justify="right" if col in ("sessions", "bars", "edge") else "left")
+    for m in items:
+        table.add_row(m["name"], _fmt(m.get("source")), _fmt(m.get("interval")), _fmt(m.get("sessions")),
+                      _fmt(m.get("bars")), _fmt(m.get("start")), _fmt(m.get("end")), _fmt(m.get("edge")),
+                      "modeled" if m.get("options_modeled") else "recorded")
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    name: str = typer.Argument(..., help="Cached market name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Summarise a cached market: sessions, bars, dates, regime occupancy, VIX range, chain rows, gaps."""
+    market = load_named_market(name)
+    info = summarize(market)
+    if as_json:
+        typer.echo(json.dumps({"name": name, **info, "description": market.meta.get("description")}, indent=2,
+                              default=str))
+        return
+    console.print(_summary_table(name, info))
+    if market.meta.get("description"):
+        console.print(market.meta["description"])
+    for gap in (market.meta.get("gaps") or [])[:10]:
+        console.print(f"  gap: {gap['kind']} {gap['start']} .. {gap['end']} ({gap['bars']} bars)")

@@ -1,0 +1,1 @@
+"""Brokers: the simulated broker and the Tradier client."""

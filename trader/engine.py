@@ -1,0 +1,359 @@
+"""The one decision engine: the same loop drives backtests, paper and live trading; only the ports differ.
+
+Each bar: fills due at this bar arrive, expiring options settle, open positions are marked and checked by the
+exit layers (hard rules, then an optional model), the strategy decides from a snapshot that holds only what is
+known at the bar, and the equity is recorded.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import pandas as pd
+
+from trader.broker.base import CostModel
+from trader.clock import BarClock
+from trader.domain import EntryContext, ExitReason, Fill, Intent, Order, Position, Side, Trade
+from trader.exit_rules import HardExitRules
+from trader.feed import ReplayFeed
+from trader.market.base import MissingQuoteError
+from trader.market.calendar import session_close_times
+from trader.options import expiry_close, occ_symbol
+from trader.selection import choose_contract
+from trader.strategies.base import BarSeries, Snapshot, Strategy
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Account, sizing, contract selection and exit settings of one engine run."""
+
+    rules: HardExitRules = field(default_factory=HardExitRules)
+    costs: CostModel = field(default_factory=CostModel)
+    initial_balance: float = 5000.0
+    max_positions: int = 3
+    sizing: str = "fixed"  # fixed | fraction
+    contracts: int = 1
+    equity_fraction: float = 0.05
+    max_contracts: int = 10
+    min_dte: int = 0
+    max_dte: int = 2
+    selection: str = "delta"  # delta | moneyness
+    target_delta: float = 0.5
+    moneyness: float = 0.0
+    cooldown_bars: int = 5
+    interval_minutes: int = 1
+    symbol: str = "SPY"
+
+
+class ExitModel(Protocol):
+    """Exit layer 2: consulted for every held position the hard rules kept."""
+
+    def should_exit(self, pos: Position, quote: Any, i: int, held_minutes: float, minutes_to_expiry: float) -> bool:
+        """True to close the position now."""
+        ...
+
+
+@dataclass
+class EngineResult:
+    """What a run produced: closed trades, the per-bar equity curve, rejected orders and the decision log."""
+
+    trades: list[Trade]
+    equity: pd.DataFrame
+    rejected: list[Order]
+    decisions: list[dict]
+    fees: float
+
+
+class Engine:
+    """Runs a strategy bar by bar over a feed with a broker, applying the layered exits."""
+
+    def __init__(
+        self,
+        feed: ReplayFeed,
+        broker: Any,
+        strategy: Strategy,
+        config: EngineConfig,
+        series: BarSeries | None = None,
+        exit_model: ExitModel | None = None,
+    ) -> None:
+        self.feed = feed
+        self.clock: BarClock = feed.clock  # type: ignore[assignment]
+        self.broker = broker
+        self.strategy = strategy
+        self.cfg = config
+        self.series = series or BarSeries({})
+        self.exit_model = exit_model
+        self.positions: dict[int, Position] = {}
+        self.trades: list[Trade] = []
+        self.decisions: list[dict] = []
+        self._orders: dict[int, tuple[Order, Any]] = {}  # order id -> (order, payload)
+        self._next_order = 1
+        self._next_position = 1
+        self._last_entry_bar = -10**9
+        self._pending_opens = 0
+        self._daily = config.interval_minutes >= 390
+        stamps = feed.timestamps
+        self._stamps = list(stamps)
+        self._bar_delta = pd.Timedelta(minutes=config.interval_minutes)
+        self._ends = list(stamps + self._bar_delta)
+        self._session = np.array(stamps.date)
+        closes = session_close_times(sorted(set(self._session)))
+        close_for = np.array([closes.get(d, pd.NaT) for d in self._session], dtype=object)
+        self._to_close = np.array(
+            [(c - e).total_seconds() / 60.0 if c is not pd.NaT else 0.0 for c, e in zip(close_for, self._ends)]
+        )
+        if self._daily:
+            self._to_close[:] = 0.0
+        self._rules = config.rules
+        if self._daily and self._rules.flat_by_eod:
+            # A daily bar spans the whole session: "flat by end of day" would close every position at once.
+            from dataclasses import replace
+
+            self._rules = replace(self._rules, flat_by_eod=False)
+        self._equity = np.zeros(0)
+
+    # ------------------------------------------------------------------------------------------ run
+    def run(self, start: int, end: int, progress: Callable[[int], None] | None = None,
+            close_at_end: bool = True) -> EngineResult:
+        """Evaluate bars [start, end) and return trades and the equity curve."""
+        n = max(0, end - start)
+        eq = np.zeros(n)
+        cash = np.zeros(n)
+        open_value = np.zeros(n)
+        n_open = np.zeros(n, dtype=np.int32)
+        for k, i in enumerate(range(start, end)):
+            self.step(i)
+            value = self._open_value()
+            cash[k] = self.broker.cash()
+            open_value[k] = value
+            eq[k] = cash[k] + value
+            n_open[k] = len(self.positions)
+            if progress is not None and (k % 500 == 0 or k == n - 1):
+                progress(k + 1)
+        if close_at_end and n > 0:
+            self.close_all(end - 1, ExitReason.END_OF_DATA)
+            eq[-1] = self.broker.cash() + self._open_value()
+            cash[-1] = self.broker.cash()
+            open_value[-1] = self._open_value()
+            n_open[-1] = len(self.positions)
+        index = self.feed.timestamps[start:end]
+        equity = pd.DataFrame(
+            {"equity": eq, "cash": cash, "open_value": open_value, "n_open": n_open}, index=index
+        )
+        equity.index.name = "timestamp"
+        fees = float(getattr(self.broker, "fees_paid", 0.0))
+        return EngineResult(self.trades, equity, list(getattr(self.broker, "rejected", [])), self.decisions, fees)
+
+    def step(self, i: int) -> list[Intent]:
+        """Process one bar: fills, expiry, marks and exits, then the strategy's decision."""
+        self.clock.advance_to(i)
+        self.series.now = i
+        fills, rejects = self.broker.poll(i)
+        for f in fills:
+            self._on_fill(f, i)
+        for r in rejects:
+            self._on_reject(r)
+        self._settle_expiring(i)
+        self._mark_and_exit(i)
+        return self._decide(i)
+
+    # ------------------------------------------------------------------------------------- exits
+    def _mark_and_exit(self, i: int) -> None:
+        if not self.positions:
+            return
+        end = self._ends[i]
+        for pos in list(self.positions.values()):
+            try:
+                q = self.feed.quote(pos.expiry, pos.strike, pos.right)
+            except MissingQuoteError:
+                continue
+            pos.last_mark = q.mid
+            if q.mid > pos.peak_price:
+                pos.peak_price = q.mid
+            if pos.closing:
+                continue
+            held = (end - pos.entry_time).total_seconds() / 60.0
+            to_expiry = (expiry_close(pos.expiry) - end).total_seconds() / 60.0
+            reason = self._rules.check(pos, q.mid, held, float(self._to_close[i]), to_expiry)
+            if reason is None and self.exit_model is not None:
+                if self.exit_model.should_exit(pos, q, i, held, to_expiry):
+                    reason = ExitReason.MODEL_EXIT
+            if reason is not None:
+                self._submit_close(pos, reason, i)
+
+    def _settle_expiring(self, i: int) -> None:
+        if not self.positions:
+            return
+        today = self._session[i]
+        last_bar = self._to_close[i] <= 0.0
+        for pos in list(self.positions.values()):
+            if pos.expiry < today or (pos.expiry == today and last_bar and not self._daily) or (
+                self._daily and pos.expiry <= today
+            ):
+                spot = float(self.feed._close[i])
+                intrinsic = max(0.0, spot - pos.strike) if pos.right == "C" else max(0.0, pos.strike - spot)
+                self.broker.settle(pos.contracts, intrinsic)
+                self._cancel_pending_close(pos.position_id)
+                reason = ExitReason.EXPIRY_ITM if intrinsic > 0 else ExitReason.EXPIRY_OTM
+                self._close_trade(pos, intrinsic, 0.0, self._ends[i], reason)
+
+    def close_all(self, i: int, reason: ExitReason) -> None:
+        """Close every open position at the current bid immediately (end of data, kill switch)."""
+        for pos in list(self.positions.values()):
+            self._cancel_pending_close(pos.position_id)
+            try:
+                q = self.feed.quote(pos.expiry, pos.strike, pos.right)
+                price = max(0.0, q.bid)
+            except MissingQuoteError:
+                price = max(0.0, pos.last_mark)
+            fees = self.broker.liquidate(pos.contracts, price)
+            self._close_trade(pos, price, fees, self._ends[i], reason)
+
+    # ---------------------------------------------------------------------------------- decisions
+    def _decide(self, i: int) -> list[Intent]:
+        snap = Snapshot(
+            i=i,
+            time=self._stamps[i],
+            closes=self.feed._close[: i + 1],
+            positions=tuple(self.positions.values()),
+            cash=self.broker.cash(),
+            equity=self.broker.cash() + self._open_value(),
+            minutes_to_close=float(self._to_close[i]),
+            series=self.series,
+            pending_opens=self._pending_opens,
+        )
+        intents = self.strategy.decide(snap)
+        if not intents:
+            return intents
+        acted = []
+        for intent in intents:
+            if intent.action == "close" and intent.position_id in self.positions:
+                pos = self.positions[intent.position_id]
+                if not pos.closing:
+                    self._submit_close(pos, intent.reason or ExitReason.MODEL_EXIT, i)
+                    acted.append(intent)
+            elif intent.action == "open" and self._may_open(i):
+                if self._submit_open(intent, i):
+                    acted.append(intent)
+        if acted:
+            self.decisions.append(
+                {"bar": i, "time": str(self.feed.timestamps[i]),
+                 "intents": [(a.action, a.direction, a.position_id) for a in acted]}
+            )
+        return acted
+
+    def _may_open(self, i: int) -> bool:
+        if len(self.positions) + self._pending_opens >= self.cfg.max_positions:
+            return False
+        if i - self._last_entry_bar < max(1, self.cfg.cooldown_bars):
+            return False
+        if self._rules.flat_by_eod:
+            lead = self._rules.eod_minutes_before_close + self.cfg.interval_minutes * (self.cfg.costs.latency_bars + 1)
+            if self._to_close[i] <= lead:
+                return False
+        return True
+
+    def _submit_open(self, intent: Intent, i: int) -> bool:
+        right = "C" if intent.direction > 0 else "P"
+        spot = float(self.feed._close[i])
+        c = self.cfg
+        choice = choose_contract(
+            self.feed.quoter(), self.feed.source_bar(i), self._session[i], right, spot, c.min_dte, c.max_dte,
+            target_delta=c.target_delta if c.selection == "delta" else None,
+            moneyness=c.moneyness if c.selection == "moneyness" else None,
+        )
+        if choice is None:
+            return False
+        ask = choice.quote.ask
+        if c.sizing == "fraction":
+            equity = self.broker.cash() + self._open_value()
+            contracts = int(c.equity_fraction * equity // (ask * 100.0)) if ask > 0 else 0
+        else:
+            contracts = c.contracts
+        contracts = min(contracts, c.max_contracts)
+        if contracts < 1:
+            return False
+        symbol = occ_symbol(c.symbol, choice.expiry, right, choice.strike)
+        order = Order(self._next_order, symbol, Side.BUY_TO_OPEN, contracts, self._stamps[i],
+                      tag=f"open-{self._next_order}")
+        self._next_order += 1
+        context = intent.context or EntryContext(strategy=getattr(self.strategy, "name", "?"),
+                                                 direction=intent.direction)
+        meta = {"right": right, "strike": choice.strike, "expiry": choice.expiry, "context": context, "spot": spot,
+                "iv": choice.quote.iv, "dte": choice.dte}
+        self._orders[order.order_id] = (order, meta)
+        self.broker.submit(order, i)
+        self._pending_opens += 1
+        self._last_entry_bar = i
+        return True
+
+    def _submit_close(self, pos: Position, reason: ExitReason, i: int) -> None:
+        order = Order(self._next_order, pos.symbol, Side.SELL_TO_CLOSE, pos.contracts, self._stamps[i],
+                      tag=f"close-{self._next_order}")
+        self._next_order += 1
+        self._orders[order.order_id] = (order, {"position_id": pos.position_id, "reason": reason})
+        pos.closing = True
+        self.broker.submit(order, i)
+
+    def _cancel_pending_close(self, position_id: int) -> None:
+        for oid, (order, meta) in list(self._orders.items()):
+            if order.side is Side.SELL_TO_CLOSE and meta.get("position_id") == position_id:
+                self.broker.cancel(oid)
+                del self._orders[oid]
+
+    # -------------------------------------------------------------------------------- bookkeeping
+    def _on_fill(self, fill: Fill, i: int) -> None:
+        order, meta = self._orders.pop(fill.order_id)
+        when = self._ends[i]
+        if fill.side is Side.BUY_TO_OPEN:
+            self._pending_opens -= 1
+            pos = Position(
+                position_id=self._next_position, symbol=fill.symbol, right=meta["right"], strike=meta["strike"],
+                expiry=meta["expiry"], contracts=fill.contracts, entry_price=fill.price, entry_time=when,
+                entry_fees=fill.fees, context=meta["context"], entry_underlying=meta["spot"],
+                entry_iv=meta["iv"], entry_dte=meta["dte"], peak_price=fill.price, last_mark=fill.price,
+                entry_bar=i,
+            )
+            self._next_position += 1
+            self.positions[pos.position_id] = pos
+        else:
+            pos = self.positions.get(meta["position_id"])
+            if pos is not None:
+                self._close_trade(pos, fill.price, fill.fees, when, meta["reason"])
+
+    def _on_reject(self, order: Order) -> None:
+        _, meta = self._orders.pop(order.order_id, (None, {}))
+        if order.side is Side.BUY_TO_OPEN:
+            self._pending_opens -= 1
+        elif "position_id" in meta and meta["position_id"] in self.positions:
+            self.positions[meta["position_id"]].closing = False
+
+    def _close_trade(self, pos: Position, price: float, exit_fees: float, when: pd.Timestamp,
+                     reason: ExitReason) -> None:
+        self.positions.pop(pos.position_id, None)
+        fees = pos.entry_fees + exit_fees
+        cost = pos.entry_price * 100.0 * pos.contracts
+        pnl = (price - pos.entry_price) * 100.0 * pos.contracts - fees
+        sign = 1.0 if pos.right == "C" else -1.0
+        moneyness = sign * math.log(pos.strike / pos.entry_underlying) if pos.entry_underlying > 0 else 0.0
+        c = pos.context
+        trade = Trade(
+            trade_id=len(self.trades) + 1, symbol=pos.symbol, right=pos.right, strike=pos.strike,
+            expiry=pos.expiry, contracts=pos.contracts, entry_time=pos.entry_time, exit_time=when,
+            entry_price=pos.entry_price, exit_price=price, fees=fees, pnl=pnl,
+            pnl_pct=pnl / (cost + pos.entry_fees) * 100.0 if cost + pos.entry_fees > 0 else 0.0,
+            exit_reason=reason, hold_minutes=(when - pos.entry_time).total_seconds() / 60.0,
+            strategy=c.strategy, direction=c.direction, confidence=c.confidence, regime=c.regime,
+            regime_trend=c.regime_trend, regime_volatility=c.regime_volatility,
+            regime_liquidity=c.regime_liquidity, signals=c.signals, entry_underlying=pos.entry_underlying,
+            entry_iv=pos.entry_iv, entry_dte=pos.entry_dte, moneyness=moneyness,
+            predicted_return=c.predicted_return, predicted_std=c.predicted_std,
+        )
+        self.trades.append(trade)
+        self.strategy.on_trade_closed(trade)
+
+    def _open_value(self) -> float:
+        return sum(p.last_mark * 100.0 * p.contracts for p in self.positions.values())
+

@@ -1,0 +1,91 @@
+"""The market feed port: hands out bars and option quotes only as of the clock's current bar."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from trader.clock import Clock
+from trader.errors import DataError, LookaheadError
+from trader.market.base import Market, OptionQuote
+
+
+class MarketFeed(Protocol):
+    """What a strategy and the engine may know about the market at the clock's now."""
+
+    def close(self, n: int) -> np.ndarray:
+        """The last n closes up to and including the current bar."""
+        ...
+
+    def quote(self, expiry: dt.date, strike: float, right: str) -> OptionQuote:
+        """An option quote at the current bar."""
+        ...
+
+    def chain(self, dte_max: int) -> pd.DataFrame:
+        """The listed option chain at the current bar."""
+        ...
+
+
+class ReplayFeed:
+    """A feed over a recorded market that refuses any read past the clock (no silent future reads).
+
+    `source_index` maps each bar of this feed to the market bar whose quotes apply (identity unless the
+    bars were aggregated to a coarser interval).
+    """
+
+    def __init__(self, market: Market, clock: Clock, source_index: np.ndarray | None = None) -> None:
+        self.market = market
+        self.clock = clock
+        bars = market.bars
+        self.timestamps: pd.DatetimeIndex = bars.index
+        self._close = bars["close"].to_numpy(dtype=float)
+        self._high = bars["high"].to_numpy(dtype=float)
+        self._low = bars["low"].to_numpy(dtype=float)
+        self._volume = bars["volume"].to_numpy(dtype=float)
+        self._src = source_index if source_index is not None else np.arange(len(bars))
+        self.n = len(bars)
+
+    def _check(self, i: int) -> None:
+        now = self.clock.index()
+        if i > now:
+            raise LookaheadError(f"bar {i} ({self.timestamps[i]}) asked for at bar {now} ({self.timestamps[now]})")
+
+    def bar(self, i: int) -> pd.Series:
+        """One bar by position; later than now is an error."""
+        self._check(i)
+        return self.market.bars.iloc[i]
+
+    def close(self, n: int) -> np.ndarray:
+        """The last n closes up to now (fewer at the start of the data)."""
+        i = self.clock.index()
+        return self._close[max(0, i - n + 1): i + 1]
+
+    def closes_until(self, i: int) -> np.ndarray:
+        """All closes up to bar i (must not be after now)."""
+        self._check(i)
+        return self._close[: i + 1]
+
+    def last_close(self) -> float:
+        """The current bar's close."""
+        return float(self._close[self.clock.index()])
+
+    def quote(self, expiry: dt.date, strike: float, right: str) -> OptionQuote:
+        """Quote a contract at the current bar."""
+        return self.quoter().quote(int(self._src[self.clock.index()]), expiry, strike, right)
+
+    def quoter(self):  # noqa: ANN201 - the market's OptionQuoter
+        """The market's option quoter (callers pass it bar positions from `source_bar`)."""
+        if self.market.quoter is None:
+            raise DataError("this market has no option quotes (no quoter): it cannot trade options")
+        return self.market.quoter
+
+    def source_bar(self, i: int) -> int:
+        """The market bar whose quotes apply at feed bar i (not after now)."""
+        self._check(i)
+        return int(self._src[i])
+
+    def chain(self, dte_max: int) -> pd.DataFrame:
+        """The listed chain at the current bar."""
+        return self.quoter().chain(int(self._src[self.clock.index()]), dte_max)

@@ -1,0 +1,1 @@
+"""Strategies: anything with `decide(snapshot) -> intents`, from baselines to the consensus controller."""

@@ -1,0 +1,76 @@
+"""The strategy interface and the snapshot a strategy decides from (only what is known at the bar)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from trader.domain import Intent, Position
+from trader.errors import LookaheadError
+
+
+class BarSeries:
+    """Per-bar arrays computed ahead (predictions, regime probabilities, features) read only up to now.
+
+    Each array must be causal by construction (row t uses data up to t); this wrapper makes sure a
+    strategy cannot index past the current bar.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self._arrays = arrays
+        self.now = -1
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._arrays
+
+    def at(self, name: str, i: int | None = None) -> Any:
+        """Row i (default: now) of a named array; later than now is an error."""
+        i = self.now if i is None else i
+        if i > self.now:
+            raise LookaheadError(f"series '{name}' row {i} asked for at bar {self.now}")
+        return self._arrays[name][i]
+
+    def last(self, name: str, n: int) -> np.ndarray:
+        """The last n rows up to now."""
+        return self._arrays[name][max(0, self.now - n + 1): self.now + 1]
+
+    def names(self) -> list[str]:
+        """Names of the available arrays."""
+        return list(self._arrays)
+
+
+@dataclass
+class Snapshot:
+    """What a strategy sees at one bar: prices up to now, its positions, account and time state."""
+
+    i: int
+    time: pd.Timestamp
+    closes: np.ndarray  # closes up to and including bar i
+    positions: tuple[Position, ...]
+    cash: float
+    equity: float
+    minutes_to_close: float
+    series: BarSeries
+    pending_opens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def close(self) -> float:
+        """The current close."""
+        return float(self.closes[-1])
+
+
+class Strategy(Protocol):
+    """Decides what to do at a bar from a snapshot."""
+
+    name: str
+
+    def decide(self, snap: Snapshot) -> list[Intent]:
+        """Intents (open a call/put, or close a position) for this bar."""
+        ...
+
+    def on_trade_closed(self, trade: Any) -> None:
+        """Told about every closed trade (for controllers that learn online from realised outcomes)."""
+        ...

@@ -1,0 +1,63 @@
+"""Baseline strategies that every result is read against: a momentum rule and seeded random entry."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from trader.domain import EntryContext, Intent
+from trader.strategies.base import Snapshot
+
+
+class MomentumStrategy:
+    """Buy calls after a move up (puts after a move down) larger than `threshold_sigma` recent sigmas."""
+
+    name = "momentum"
+
+    def __init__(self, lookback_bars: int = 15, threshold_sigma: float = 1.0, vol_window: int = 120) -> None:
+        self.lookback = lookback_bars
+        self.threshold = threshold_sigma
+        self.vol_window = max(vol_window, lookback_bars + 2)
+
+    def decide(self, snap: Snapshot) -> list[Intent]:
+        """Open in the direction of the recent move when it is large relative to recent volatility."""
+        closes = snap.closes
+        if len(closes) <= self.vol_window:
+            return []
+        rets = np.diff(np.log(closes[-self.vol_window - 1:]))
+        sigma = math.sqrt(float(np.dot(rets, rets)) / len(rets) * self.lookback)
+        if not sigma > 0:
+            return []
+        move = math.log(closes[-1] / closes[-1 - self.lookback])
+        z = move / sigma
+        if abs(z) < self.threshold:
+            return []
+        direction = 1 if z > 0 else -1
+        confidence = min(0.99, 0.5 + 0.5 * math.tanh(abs(z) - self.threshold))
+        ctx = EntryContext(strategy=self.name, direction=direction, confidence=confidence, signals=("momentum",))
+        return [Intent("open", direction=direction, context=ctx)]
+
+    def on_trade_closed(self, trade: object) -> None:
+        """Momentum does not learn."""
+
+
+class RandomStrategy:
+    """Enter a random direction with a fixed probability each bar, from a seeded generator."""
+
+    name = "random"
+
+    def __init__(self, entry_probability: float = 0.02, seed: int = 0) -> None:
+        self.p = entry_probability
+        self.rng = np.random.default_rng(seed)
+
+    def decide(self, snap: Snapshot) -> list[Intent]:
+        """One draw per bar: the draw at bar t depends only on how many bars came before."""
+        u, d = self.rng.random(2)
+        if u >= self.p:
+            return []
+        direction = 1 if d < 0.5 else -1
+        ctx = EntryContext(strategy=self.name, direction=direction, confidence=0.5, signals=())
+        return [Intent("open", direction=direction, context=ctx)]
+
+    def on_trade_closed(self, trade: object) -> None:
+        """Random entry does not learn."""
