@@ -31,9 +31,9 @@ def load_market_for(spec: ExperimentSpec) -> Market:
             raise DataError(f"dataset '{d.name}' not found under {data_dir()} (see `gaussian data list`)")
         market = load_market(path)
     elif d.source == "file":
-        from trader.market.files import load_files
+        from trader.market.files import load_market_files
 
-        market = load_files(d.path, options_path=d.options_path, tz=d.timezone)
+        market = load_market_files(d.path, options_path=d.options_path, tz=d.timezone)
     else:
         path = data_dir() / "_cache" / f"{d.source}-{_cache_key(spec)}"
         if path.exists():
@@ -54,7 +54,7 @@ def _build(spec: ExperimentSpec) -> Market:
         return generate_synthetic(sessions=d.sessions, start=str(d.start), seed=seed, edge=d.edge, max_dte=d.max_dte)
     from trader.market.real_daily import load_real_daily
 
-    return load_real_daily(start=d.start, end=d.end)
+    return load_real_daily(start=str(d.start), end=str(d.end) if d.end else None)
 
 
 def _window_and_interval(market: Market, spec: ExperimentSpec) -> Market:

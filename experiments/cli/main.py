@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from experiments.cli import spec_cmd
+from experiments.cli import data as data_cmd
+from experiments.cli import queue_cmd, run_cmd, spec_cmd
 from experiments.home import set_home
 from trader.errors import GaussianError
 
@@ -28,29 +29,18 @@ def _root(
 
 
 spec_cmd.register(cli)
+run_cmd.register(cli)
+cli.add_typer(data_cmd.app, name="data")
+cli.add_typer(queue_cmd.app, name="queue")
 
 
 def app() -> None:
     """Console-script entry: run the CLI, printing user errors as one line instead of a traceback."""
     try:
-        cli(standalone_mode=False)
+        cli()
     except GaussianError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(2)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -31,22 +31,13 @@ class ReindexedQuoter:
 
 def aggregate_market(market: Market, interval: str) -> Market:
     """Aggregate a 1-minute market to `interval` within sessions, keeping option quotes consistent."""
-    from trader.market.store import resample_bars
+    from trader.market.resample import resample_bars, resample_positions
 
-    bars = market.bars
-    coarse = resample_bars(bars, interval)
-    # the source bar that closes each coarse bar: the last source bar starting before the next coarse bar
-    positions = np.arange(len(bars))
-    last_src = pd.Series(positions, index=bars.index).groupby(_bucket(bars.index, coarse.index)).max()
-    src = last_src.to_numpy()
+    coarse = resample_bars(market.bars, interval)
+    src = resample_positions(market.bars, interval)
     truth = None
     if market.truth is not None:
         truth = market.truth.iloc[src].set_axis(coarse.index)
     quoter = ReindexedQuoter(market.quoter, src) if market.quoter is not None else None
     return Market(bars=coarse, chains=market.chains, truth=truth, meta={**market.meta, "interval": interval},
                   quoter=quoter)
-
-
-def _bucket(fine: pd.DatetimeIndex, coarse: pd.DatetimeIndex) -> np.ndarray:
-    """For each fine bar, the position of the coarse bar that contains it."""
-    return np.searchsorted(coarse.asi8, fine.asi8, side="right") - 1

@@ -1,0 +1,111 @@
+"""Running one experiment: the run directory, determinism, the ledger, the sealed holdout, no secrets."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments import ledger
+from experiments.home import set_home
+from experiments.runner import evaluate_holdout, run_experiment
+from experiments.spec_io import load_spec
+from experiments.splits import split_bars
+from trader.errors import SpecError
+from trader.market.synthetic import generate_synthetic
+
+SMALL = ["entry.type=momentum", "data.sessions=10", "splits.embargo_bars=45", "cycles=600"]
+
+
+@pytest.fixture()
+def home(tmp_path: Path):
+    set_home(tmp_path)
+    yield tmp_path
+    set_home(None)
+
+
+def test_run_directory_layout_and_ledger(home: Path) -> None:
+    res = run_experiment(load_spec(None, SMALL), analyze=False)
+    d = res.run_dir
+    for name in ("spec.json", "metrics.json", "trades.parquet", "equity.parquet", "SUMMARY.txt", "run.log",
+                 "environment.json"):
+        assert (d / name).exists(), name
+    assert (d / "models").is_dir()
+    spec = json.loads((d / "spec.json").read_text())
+    assert len(spec["hash"]) == 16 and spec["spec"]["entry"]["type"] == "momentum"
+    env = json.loads((d / "environment.json").read_text())
+    assert {"python", "torch", "git_commit", "seed"} <= set(env)
+    doc = json.loads((d / "metrics.json").read_text())
+    assert doc["split"] == "validation" and doc["window"]["bars"] == 600
+    assert {"buy_and_hold", "random_entry"} == set(doc["baselines"])
+    trades = pd.read_parquet(d / "trades.parquet")
+    assert len(trades) == doc["metrics"]["trades"]
+    lines = ledger.entries()
+    assert len(lines) == 1 and lines[0]["run_id"] == res.run_id and lines[0]["status"] == "done"
+    assert "validation" in (d / "SUMMARY.txt").read_text()
+
+
+def test_same_spec_gives_byte_identical_metrics(tmp_path: Path) -> None:
+    docs = []
+    for k in range(2):
+        set_home(tmp_path / f"h{k}")
+        try:
+            res = run_experiment(load_spec(None, SMALL), analyze=False)
+        finally:
+            set_home(None)
+        docs.append((res.run_dir / "metrics.json").read_text())
+    strip = [json.loads(d) for d in docs]
+    for d in strip:
+        d.pop("run_id")
+    assert strip[0] == strip[1]
+    assert docs[0].replace(json.loads(docs[0])["run_id"], "X") == docs[1].replace(json.loads(docs[1])["run_id"], "X")
+
+
+def test_failed_run_is_counted_in_the_ledger(home: Path) -> None:
+    with pytest.raises(SpecError):
+        run_experiment(load_spec(None, [*SMALL, "entry.type=rl"]), analyze=False)
+    (line,) = ledger.entries()
+    assert line["status"] == "failed" and "rl" in line["error"]
+    assert ledger.trial_count() == 1
+
+
+def test_no_secret_reaches_the_run_directory(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = {"ANTHROPIC_API_KEY": "sk-ant-test-SECRET-123456", "TRADIER_TOKEN": "tradier-SECRET-987654",
+               "TRADIER_ACCOUNT_ID": "VA-SECRET-424242"}
+    for k, v in secrets.items():
+        monkeypatch.setenv(k, v)
+    res = run_experiment(load_spec(None, SMALL), analyze=False)
+    blobs = [p.read_bytes() for p in res.run_dir.rglob("*") if p.is_file()]
+    blobs.append((home / "runs" / "ledger.jsonl").read_bytes())
+    for blob in blobs:
+        for value in secrets.values():
+            assert value.encode() not in blob
+    assert os.environ["TRADIER_TOKEN"] == secrets["TRADIER_TOKEN"]
+
+
+def test_holdout_is_sealed_until_asked(home: Path) -> None:
+    spec = load_spec(None, SMALL)
+    res = run_experiment(spec, analyze=False)
+    doc = json.loads((res.run_dir / "metrics.json").read_text())
+    market = generate_synthetic(sessions=10, seed=0, edge=spec.data.edge)
+    splits = split_bars(market.bars.index, 0.6, 0.2, 45)
+    holdout_start = market.bars.index[splits.holdout[0]]
+    assert pd.Timestamp(doc["window"]["end"]) < holdout_start
+    assert not (res.run_dir / "holdout.json").exists()
+    hold = evaluate_holdout(res.run_dir)
+    assert hold["split"] == "holdout" and pd.Timestamp(hold["window"]["start"]) == holdout_start
+    again = evaluate_holdout(res.run_dir)
+    assert again == hold  # evaluated once, then read back
+
+
+def test_splits_respect_embargo_and_order() -> None:
+    market = generate_synthetic(sessions=10, seed=1, edge=0.3)
+    s = split_bars(market.bars.index, 0.6, 0.2, 45)
+    assert s.train[0] == 0 and s.train[1] + 45 == s.validation[0]
+    assert s.validation[1] + 45 == s.holdout[0] and s.holdout[1] == len(market.bars)
+    dates = market.bars.index.date
+    assert dates[s.train[1] - 1] < dates[s.validation[0]] < dates[s.holdout[0]]
+    with pytest.raises(SpecError, match="too few"):
+        split_bars(market.bars.index[:390 * 2], 0.6, 0.2, 45)

@@ -1,0 +1,112 @@
+"""Experiment specs: validation messages name the field and the rule; the hash is stable and cosmetic-blind."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from experiments.spec import ExperimentSpec
+from experiments.spec_io import (
+    apply_overrides,
+    example_yaml,
+    load_spec,
+    spec_diff,
+    spec_hash,
+    spec_schema,
+    validate_spec,
+)
+from trader.errors import SpecError
+
+
+def test_defaults_validate_and_hash_is_stable() -> None:
+    a, b = ExperimentSpec(), ExperimentSpec()
+    assert spec_hash(a) == spec_hash(b)
+    assert len(spec_hash(a)) == 16
+
+
+def test_hash_ignores_cosmetic_fields_and_key_order(tmp_path: Path) -> None:
+    one = tmp_path / "one.yaml"
+    one.write_text("name: first\nnotes: hello\nexits:\n  stop_loss_pct: 6\n  take_profit_pct: 20\n")
+    two = tmp_path / "two.json"
+    two.write_text(json.dumps({"exits": {"take_profit_pct": 20.0, "stop_loss_pct": 6.0}, "name": "second"}))
+    three = tmp_path / "three.toml"
+    three.write_text("[exits]\ntake_profit_pct = 20\nstop_loss_pct = 6.0\n")
+    hashes = {spec_hash(load_spec(p)) for p in (one, two, three)}
+    assert len(hashes) == 1
+    assert spec_hash(load_spec(one)) != spec_hash(ExperimentSpec())
+
+
+def test_hash_matches_defaults_written_out_explicitly() -> None:
+    explicit = validate_spec(ExperimentSpec().model_dump(mode="json"))
+    assert spec_hash(explicit) == spec_hash(ExperimentSpec())
+
+
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("exits.stop_loss_pct=500", "exits.stop_loss_pct = 500: input should be less than or equal to 100"),
+        ("model.encoder=gru", "model.encoder = \"gru\": input should be 'tcn', 'lstm', 'transformer' or 'mamba2'"),
+        ("entry.consensus.min_signals_to_trade=0", "entry.consensus.min_signals_to_trade = 0"),
+        ("exits.stop_los_pct=5", "'exits.stop_los_pct' is not a known field"),
+        ("splits.train=0.9", "splits.train + validation + holdout must be 1.0"),
+        ("entry.consensus.weights.nonsense=1", "unknown signal 'nonsense'"),
+        ("splits.embargo_bars=5", "splits.embargo_bars (5 bars of 1min) must cover the longest hold"),
+    ],
+)
+def test_validation_errors_name_field_and_rule(override: str, expected: str) -> None:
+    with pytest.raises(SpecError) as err:
+        load_spec(None, [override])
+    msg = str(err.value)
+    assert expected in msg
+    assert msg.startswith("defaults with --set")
+    assert "\n" not in msg
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("exits: [1, 2\n")
+    with pytest.raises(SpecError, match="bad.yaml: not valid YAML"):
+        load_spec(bad)
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("exits:\n  take_profit_pct: -3\n")
+    with pytest.raises(SpecError, match=r"wrong.yaml: exits.take_profit_pct = -3"):
+        load_spec(wrong)
+    with pytest.raises(SpecError, match="spec file not found"):
+        load_spec(tmp_path / "missing.yaml")
+    with pytest.raises(SpecError, match="unknown spec format"):
+        (tmp_path / "x.txt").write_text("a: 1")
+        load_spec(tmp_path / "x.txt")
+
+
+def test_overrides_parse_values_and_none() -> None:
+    spec = load_spec(None, ["exits.stop_loss_pct=none", "model.horizons=[5, 10]", "exits.flat_by_eod=false",
+                            "model.encoder=mamba2"])
+    assert spec.exits.stop_loss_pct is None
+    assert spec.model.horizons == [5, 10]
+    assert spec.exits.flat_by_eod is False
+    assert spec.model.encoder == "mamba2"
+    with pytest.raises(SpecError, match="must look like"):
+        load_spec(None, ["exits.stop_loss_pct"])
+
+
+def test_apply_overrides_dict_form_and_diff() -> None:
+    data = apply_overrides({}, {"exits.stop_loss_pct": 5.0, "entry.type": "random"})
+    spec = validate_spec(data)
+    diff = spec_diff(ExperimentSpec(), spec)
+    assert diff == {"entry.type": ("momentum", "random"), "exits.stop_loss_pct": (8.0, 5.0)}
+
+
+def test_example_is_valid_yaml_and_round_trips(tmp_path: Path) -> None:
+    text = example_yaml()
+    assert "# " in text and "stop_loss_pct" in text
+    data = yaml.safe_load(text)
+    assert spec_hash(validate_spec(data)) == spec_hash(ExperimentSpec())
+
+
+def test_schema_has_bounds() -> None:
+    schema = spec_schema()
+    assert "properties" in schema and "$defs" in schema
+    exits = schema["$defs"]["ExitSpec"]["properties"]
+    assert exits["eod_minutes_before_close"]["maximum"] == 120
