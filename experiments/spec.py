@@ -10,19 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trader.signals import SIGNAL_NAMES
+
 Encoder = Literal["tcn", "lstm", "transformer", "mamba2"]
 EntryType = Literal["consensus", "bandit", "rl", "q_scorer", "predictor", "momentum", "random"]
 Interval = Literal["1min", "5min", "15min", "30min", "1day"]
-SIGNAL_NAMES = (
-    "predictor_agreement",
-    "hmm_stance",
-    "momentum",
-    "volatility_window",
-    "technical",
-    "options_flow",
-    "regime_quality",
-    "advanced",
-)
 INTERVAL_MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "1day": 390}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -71,11 +71,11 @@ def _saved(name: str, market: Market) -> None:
 
 @app.command("generate")
 def generate(
-    name: str = typer.Option("default", "--name", help="Cache name under data/."),
-    sessions: int = typer.Option(60, "--sessions", min=1, help="Number of trading sessions."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-    edge: float = typer.Option(0.3, "--edge", min=0.0, help="Strength of the planted momentum (0 = null market)."),
-    start: str = typer.Option("2024-01-02", "--start", help="First session on or after this date."),
+    name: Annotated[str, typer.Option("--name", help="Cache name under data/.")] = "default",
+    sessions: Annotated[int, typer.Option("--sessions", min=1, help="Number of trading sessions.")] = 60,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    edge: Annotated[float, typer.Option("--edge", min=0.0, help="Planted momentum strength (0 = null market).")] = 0.3,
+    start: Annotated[str, typer.Option("--start", help="First session on or after this date.")] = "2024-01-02",
 ) -> None:
     """Generate a synthetic market (1-minute bars, daily option chains, hidden regimes) and cache it."""
     from trader.market.synthetic import generate_synthetic
@@ -87,11 +87,11 @@ def generate(
 
 @app.command("import")
 def import_(
-    path: Path = typer.Argument(..., help="Bars file (CSV or Parquet)."),
-    name: Optional[str] = typer.Option(None, "--name", help="Cache name (default: the file's stem)."),
-    tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of naive timestamps, e.g. America/New_York."),
-    options: Optional[Path] = typer.Option(None, "--options", help="Option snapshot file (CSV or Parquet)."),
-    symbol: str = typer.Option("SPY", "--symbol", help="Underlying symbol."),
+    path: Annotated[Path, typer.Argument(help="Bars file (CSV or Parquet).")],
+    name: Annotated[str | None, typer.Option("--name", help="Cache name (default: the file's stem).")] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Zone of naive timestamps, e.g. America/New_York.")] = None,
+    options: Annotated[Path | None, typer.Option("--options", help="Option snapshot file (CSV or Parquet).")] = None,
+    symbol: Annotated[str, typer.Option("--symbol", help="Underlying symbol.")] = "SPY",
 ) -> None:
     """Validate and cache user bars (and option snapshots); naive timestamps need --tz."""
     from trader.market.files import load_market_files
@@ -100,14 +100,15 @@ def import_(
     _saved(name or path.stem, market)
     gaps = market.meta.get("gaps") or []
     if gaps:
-        console.print(f"[yellow]{len(gaps)} gap(s) in the bars[/yellow] (first: {gaps[0]['kind']} at {gaps[0]['start']})")
+        first = gaps[0]
+        console.print(f"[yellow]{len(gaps)} gap(s) in the bars[/yellow] (first: {first['kind']} at {first['start']})")
 
 
 @app.command("real")
 def real(
-    name: str = typer.Option("spx-daily", "--name", help="Cache name under data/."),
-    start: Optional[str] = typer.Option(None, "--start", help="First date (default: 1999-01-04)."),
-    end: Optional[str] = typer.Option(None, "--end", help="Last date (default: 2018-12-31)."),
+    name: Annotated[str, typer.Option("--name", help="Cache name under data/.")] = "spx-daily",
+    start: Annotated[str | None, typer.Option("--start", help="First date (default: 1999-01-04).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last date (default: 2018-12-31).")] = None,
 ) -> None:
     """Cache the arch package's S&P 500 daily history (scaled 1/10 as an SPY stand-in, options modeled)."""
     from trader.market.real_daily import load_real_daily
@@ -118,7 +119,7 @@ def real(
 
 
 @app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """List cached markets."""
     items = list_markets(home_dir() / "data")
     if as_json:
@@ -139,8 +140,8 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON instead
 
 @app.command("show")
 def show(
-    name: str = typer.Argument(..., help="Cached market name."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    name: Annotated[str, typer.Argument(help="Cached market name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Summarise a cached market: sessions, bars, dates, regime occupancy, VIX range, chain rows, gaps."""
     market = load_named_market(name)

@@ -1,0 +1,1 @@
+"""Entry controllers: consensus of signals, bandit, PPO policy and Q-scorer."""
