@@ -77,7 +77,7 @@ class AutoApprovePolicy(BaseModel):
     sources: list[SourceKind] = Field(default_factory=lambda: ["agent", "heuristic", "optimizer"])
 
     @model_validator(mode="after")
-    def _known_fields(self) -> "AutoApprovePolicy":
+    def _known_fields(self) -> AutoApprovePolicy:
         known = _spec_fields()
         for prefix in self.allowed_fields:
             if not any(_matches(f, prefix) for f in known):

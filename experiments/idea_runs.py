@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import traceback
 
-from experiments.queue import IdeaQueue
+from experiments.queue import IdeaQueue, LeaseHeartbeat
 from experiments.runner import RunResult, run_experiment
 from experiments.spec_io import apply_overrides, validate_spec
 
@@ -19,33 +18,27 @@ def worker_id(kind: str = "manual") -> str:
     return f"{kind}-{socket.gethostname()}-{os.getpid()}"
 
 
+def key_metrics(metrics: dict) -> dict:
+    """The figures recorded on an idea."""
+    return {k: metrics.get(k) for k in KEY_METRICS}
+
+
 def run_idea(ref: str, overrides: list[str] | None = None, cycles: int | None = None, worker: str | None = None,
              queue: IdeaQueue | None = None) -> RunResult:
-    """Lease an approved idea (by id or unique prefix), run it and record the run id and key metrics on it."""
+    """Lease an approved idea (id, number or unique part), run it, record the run id and key metrics on it."""
     q = queue or IdeaQueue.from_home()
     wid = worker or worker_id()
     idea = q.start(ref, wid)
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
-            q.heartbeat(idea.id, wid)
-
-    thread = threading.Thread(target=beat, name="idea-heartbeat", daemon=True)
-    thread.start()
     try:
-        data = idea.spec or {}
-        if overrides:
-            data = apply_overrides(data, overrides)
-        spec = validate_spec(data, f"idea {idea.id}")
-        result = run_experiment(spec, cycles=cycles, idea_id=idea.id)
+        with LeaseHeartbeat(q, idea.id, wid, HEARTBEAT_SECONDS):
+            data = idea.spec or {}
+            if overrides:
+                data = apply_overrides(data, overrides)
+            spec = validate_spec(data, f"idea {idea.id}")
+            result = run_experiment(spec, cycles=cycles, idea_id=idea.id)
     except BaseException as exc:
-        stop.set()
-        thread.join()
         tail = "".join(traceback.format_exception(exc))[-4000:]
         q.fail(idea.id, wid, f"{type(exc).__name__}: {exc}", tail)
         raise
-    stop.set()
-    thread.join()
-    q.complete(idea.id, wid, result.run_id, {k: result.metrics.get(k) for k in KEY_METRICS})
+    q.complete(idea.id, wid, result.run_id, key_metrics(result.metrics))
     return result

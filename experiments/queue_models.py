@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -25,9 +25,10 @@ from agents.sink import Source
 from experiments.queue_errors import IllegalTransition
 from experiments.spec import ExperimentSpec
 from experiments.spec_io import validate_spec
+from trader.errors import SpecError
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Where an idea stands."""
 
     PROPOSED = "proposed"
@@ -75,7 +76,7 @@ _HINTS = {
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class _Model(BaseModel):
@@ -150,7 +151,7 @@ class Idea(_Model):
     history: list[HistoryEvent] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Idea":
+    def _consistent(self) -> Idea:
         if (self.lease is not None) != (self.status is Status.RUNNING):
             raise ValueError(f"idea {self.id}: a lease must be held exactly while running (status {self.status.value})")
         if self.status is Status.INVALID:
@@ -165,8 +166,6 @@ class Idea(_Model):
     def experiment_spec(self) -> ExperimentSpec:
         """The resolved spec as an ExperimentSpec (raises SpecError for an invalid idea)."""
         if self.spec is None:
-            from trader.errors import SpecError
-
             raise SpecError(f"idea {self.id} is invalid and has no runnable spec: {'; '.join(self.errors)}")
         return validate_spec(self.spec, source=f"idea {self.id}")
 

@@ -45,10 +45,13 @@ class QueueState:
     ideas: dict[str, Idea] = field(default_factory=dict)
     next_seq: int = 1
     dirty: bool = False
+    raw: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # documents as read, by idea id
+    changed: set[str] = field(default_factory=set)
 
-    def touch(self) -> None:
-        """Mark the state as changed so the transaction writes it."""
+    def touch(self, *idea_ids: str) -> None:
+        """Mark these ideas (new or modified) as changed so the transaction writes them."""
         self.dirty = True
+        self.changed.update(idea_ids)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def parse_queue_text(text: str, source: Path) -> QueueState:
         if idea.id in state.ideas:
             raise bad(f"idea id {idea.id} appears twice")
         state.ideas[idea.id] = idea
+        state.raw[idea.id] = doc
     top = max((i.seq for i in state.ideas.values()), default=0)
     next_seq = meta.get("next_seq", top + 1)
     if not isinstance(next_seq, int) or next_seq <= top:
@@ -107,9 +111,22 @@ def parse_queue_text(text: str, source: Path) -> QueueState:
     return state
 
 
+def _checked_doc(idea: Idea) -> dict[str, Any]:
+    doc = idea.model_dump(mode="json")
+    try:
+        Idea.model_validate(doc)
+    except ValidationError as err:
+        raise StateError(f"refusing to write an inconsistent idea {idea.id} ({_short(err)}); "
+                         f"the queue file was not changed") from None
+    return doc
+
+
 def render_queue(state: QueueState) -> str:
-    """The queue as TinyDB JSON text."""
-    ideas = {str(i.seq): i.model_dump(mode="json") for i in state.ideas.values()}
+    """The queue as TinyDB JSON text; changed ideas are re-validated, unchanged ones written back as read."""
+    ideas = {
+        str(i.seq): state.raw[i.id] if i.id in state.raw and i.id not in state.changed else _checked_doc(i)
+        for i in state.ideas.values()
+    }
     data: dict[str, Any] = {IDEAS_TABLE: ideas, META_TABLE: {"1": {"format": FORMAT, "next_seq": state.next_seq}}}
     return json.dumps(data, ensure_ascii=True, allow_nan=False)
 
@@ -181,6 +198,7 @@ class QueueStore:
             if state.dirty:
                 self._write(render_queue(state))
                 state.dirty = False
+                state.changed.clear()
 
     def _cleanup_temps(self) -> None:
         # Under the lock no other writer is mid-write, so any temp file is left over from a killed writer.
@@ -248,11 +266,11 @@ class QueueStore:
                 raise QueueCorrupt(f"{self.path}: no readable backup to restore ({where}); the file was left as it is")
             bak, restored = chosen
             saved_as = None
-            if self.path.exists():
-                stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+            if self.path.exists():  # copied aside, then replaced atomically: readers never see a missing file
+                stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
                 kind = "rolled-back" if current_ok else "corrupt"
                 saved_as = self.path.with_name(f"{self.path.name}.{kind}-{stamp}")
-                os.replace(self.path, saved_as)
+                shutil.copyfile(self.path, saved_as)
             self._cleanup_temps()
             self._write_file(self.path, bak.read_text(encoding="utf-8"))
             return RecoverResult(restored_from=bak, saved_as=saved_as, ideas=len(restored.ideas))

@@ -31,7 +31,7 @@ def _root(
 spec_cmd.register(cli)
 run_cmd.register(cli)
 cli.add_typer(data_cmd.app, name="data")
-cli.add_typer(queue_cmd.app, name="queue")
+queue_cmd.register(cli)
 
 
 def app() -> None:

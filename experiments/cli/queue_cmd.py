@@ -1,0 +1,280 @@
+"""`gaussian queue`: review the idea queue: list, show, approve, reject, edit, add, priority, reap, recover."""
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agents.sink import Source
+from experiments.home import runs_dir
+from experiments.queue import IdeaQueue
+from experiments.queue_models import Idea, Status
+from experiments.spec_io import apply_overrides, load_spec, spec_diff, validate_spec
+from experiments.spec_io import spec_hash as hash_spec
+
+app = typer.Typer(
+    help="Review the idea queue: proposals from agents, heuristics and people.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+NY = ZoneInfo("America/New_York")
+STATUS_STYLE = {
+    "proposed": "yellow", "approved": "cyan", "running": "blue", "done": "green",
+    "failed": "red", "rejected": "magenta", "invalid": "red",
+}
+
+
+IdeaArg = Annotated[str, typer.Argument(help="Idea id, its sequence number, or a unique part of the id.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="A field change: path.to.field=value (repeatable).")]
+
+
+def _by(what: str) -> Any:
+    return typer.Option("--by", help=f"Who {what} (default: human:<login>).")
+
+
+def register(cli: typer.Typer) -> None:
+    """Attach `queue` as a command group of the main CLI."""
+    cli.add_typer(app, name="queue")
+
+
+def _queue() -> IdeaQueue:
+    return IdeaQueue.from_home()
+
+
+def _actor(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return f"human:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "human"
+
+
+def _when(t: Any) -> str:
+    return t.astimezone(NY).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _status(status: Status) -> str:
+    return f"[{STATUS_STYLE[status.value]}]{status.value}[/]"
+
+
+def _json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def _analysis_path(run_id: str | None) -> Path | None:
+    if not run_id:
+        return None
+    path = runs_dir() / run_id / "ANALYSIS.md"
+    return path if path.exists() else None
+
+
+def _diff(q: IdeaQueue, idea: Idea) -> tuple[dict[str, tuple[Any, Any]], str | None]:
+    if idea.spec is None:
+        return {}, None
+    base = q.base_spec()
+    note = None
+    if idea.base_hash and idea.base_hash != hash_spec(base):
+        note = "the base spec changed since this idea was proposed; the diff is against the current base"
+    return spec_diff(base, idea.experiment_spec()), note
+
+
+def _echo(idea: Idea, verb: str) -> None:
+    typer.echo(f"{verb} idea {idea.id} ({idea.title}): now {idea.status.value}")
+
+
+@app.command("list")
+def list_(
+    status: Annotated[Status | None, typer.Option("--status", "-s", help="Only ideas with this status.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List ideas (oldest first) with status, priority, source and spec hash."""
+    q = _queue()
+    ideas = q.list(status)
+    if as_json:
+        _json([i.model_dump(mode="json", exclude={"spec"}) for i in ideas])
+        return
+    table = Table(title=f"idea queue: {q.path}")
+    for col in ("id", "status", "prio", "title", "source", "tries", "spec hash", "created"):
+        table.add_column(col, no_wrap=col not in ("title", "source"))
+    for i in ideas:
+        table.add_row(i.id, _status(i.status), str(i.priority), i.title, i.source.label(), str(i.attempts),
+                      i.spec_hash or "-", _when(i.created)[:16])
+    console = Console()
+    console.print(table)
+    counts = {k: v for k, v in q.counts().items() if v}
+    console.print(", ".join(f"{k}: {v}" for k, v in counts.items()) or "the queue is empty")
+
+
+@app.command("show")
+def show(
+    idea_id: IdeaArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one idea: rationale, spec diff against the base, motivating analysis, result and history."""
+    q = _queue()
+    idea = q.get(idea_id)
+    diff, diff_note = _diff(q, idea)
+    analysis = _analysis_path(idea.analysis_ref)
+    result_analysis = _analysis_path(idea.result.run_id if idea.result else None)
+    if as_json:
+        _json({
+            "idea": idea.model_dump(mode="json"),
+            "diff": {k: list(v) for k, v in diff.items()},
+            "diff_note": diff_note,
+            "analysis_path": str(analysis) if analysis else None,
+            "result_analysis_path": str(result_analysis) if result_analysis else None,
+        })
+        return
+    c = Console()
+    c.print(f"[bold]{idea.id}[/]  {idea.title}")
+    c.print(f"status {_status(idea.status)}  priority {idea.priority}  attempts {idea.attempts}  "
+            f"source {idea.source.label()}  created {_when(idea.created)}")
+    c.print(f"spec hash {idea.spec_hash or '-'}", markup=False)
+    if idea.lease:
+        c.print(f"leased by {idea.lease.worker_id} since {_when(idea.lease.started)}, "
+                f"last heartbeat {_when(idea.lease.heartbeat)}", markup=False)
+    for label, text in (("Hypothesis", idea.hypothesis), ("Rationale", idea.rationale)):
+        if text:
+            c.print(f"\n[bold]{label}[/]")
+            c.print(text, markup=False)
+    if idea.analysis_ref:
+        where = str(analysis) if analysis else f"no ANALYSIS.md found under {runs_dir() / idea.analysis_ref}"
+        c.print(f"\n[bold]Motivating analysis[/] run {idea.analysis_ref}: {where}", highlight=False)
+    if idea.errors:
+        c.print("\n[bold red]Validation errors[/]")
+        for e in idea.errors:
+            c.print(f"- {e}", markup=False)
+        c.print("\n[bold]Requested changes[/]")
+        for k, v in idea.changes.items():
+            c.print(f"  {k} = {json.dumps(v)}", markup=False)
+    if idea.spec is not None:
+        t = Table(title="spec diff against the base")
+        t.add_column("field")
+        t.add_column("base")
+        t.add_column("idea")
+        for path, (old, new) in diff.items():
+            t.add_row(path, json.dumps(old), json.dumps(new))
+        c.print()
+        c.print(t if diff else "no difference from the base spec")
+        if diff_note:
+            c.print(f"note: {diff_note}", markup=False)
+    if idea.result:
+        r = idea.result
+        c.print(f"\n[bold]Result[/] ({_when(r.finished)})")
+        if r.run_id:
+            c.print(f"run {r.run_id}" + (f": {result_analysis}" if result_analysis else ""), markup=False)
+        for k, v in r.metrics.items():
+            c.print(f"  {k}: {v}", markup=False)
+        if r.error:
+            c.print(f"error: {r.error}", markup=False)
+        if r.log_tail:
+            c.print("log tail:\n" + r.log_tail, markup=False)
+    h = Table(title="history")
+    for col in ("time", "actor", "action", "from", "to", "note"):
+        h.add_column(col)
+    for e in idea.history:
+        h.add_row(_when(e.time), e.actor, e.action, e.from_status.value if e.from_status else "-",
+                  e.to_status.value, e.note)
+    c.print()
+    c.print(h)
+
+
+@app.command("approve")
+def approve(
+    idea_id: IdeaArg,
+    note: Annotated[str, typer.Option("--note", "-n", help="Why (kept in the idea's history).")] = "",
+    by: Annotated[str | None, _by("approves")] = None,
+) -> None:
+    """Approve a proposed idea so a runner may execute it."""
+    _echo(_queue().approve(idea_id, _actor(by), note), "approved")
+
+
+@app.command("reject")
+def reject(
+    idea_id: IdeaArg,
+    note: Annotated[str, typer.Option("--note", "-n", help="Why it is rejected (required).")],
+    by: Annotated[str | None, _by("rejects")] = None,
+) -> None:
+    """Reject a proposed idea, saying why."""
+    _echo(_queue().reject(idea_id, _actor(by), note), "rejected")
+
+
+@app.command("edit")
+def edit(
+    idea_id: IdeaArg,
+    set_: SetOpt = None,
+    note: Annotated[str, typer.Option("--note", "-n", help="Why (kept in the history).")] = "",
+    by: Annotated[str | None, _by("edits")] = None,
+) -> None:
+    """Change fields of a proposed, approved or invalid idea; it is re-validated and goes back to proposed."""
+    _echo(_queue().edit(idea_id, set_ or [], _actor(by), note), "edited")
+
+
+@app.command("add")
+def add(
+    spec: Annotated[Path | None, typer.Argument(help="Spec file (YAML/JSON/TOML); default: the base.")] = None,
+    set_: SetOpt = None,
+    title: Annotated[str | None, typer.Option("--title", "-t", help="Short title (default: the changes).")] = None,
+    hypothesis: Annotated[str, typer.Option("--hypothesis", help="What you expect and why.")] = "",
+    rationale: Annotated[str, typer.Option("--rationale", help="The reasoning or evidence behind it.")] = "",
+    priority: Annotated[int, typer.Option("--priority", "-p", help="Higher runs first.")] = 0,
+    approve_: Annotated[bool, typer.Option("--approve", help="Approve it at once.")] = False,
+    note: Annotated[str, typer.Option("--note", "-n", help="Approval note (with --approve).")] = "",
+    by: Annotated[str | None, _by("adds it")] = None,
+) -> None:
+    """Queue your own idea: --set changes against the base spec, or a complete spec file (its missing fields
+    take the ExperimentSpec defaults) with optional --set overrides; the diff against the base is recorded."""
+    q = _queue()
+    actor = _actor(by)
+    set_ = set_ or []
+    if spec is not None:
+        full = load_spec(spec, set_)
+    else:
+        source = "base spec with --set " + ", ".join(set_) if set_ else "base spec"
+        full = validate_spec(apply_overrides(q.base_spec().model_dump(mode="json"), set_), source)
+    idea = q.add_spec(full, title=title, hypothesis=hypothesis, rationale=rationale, priority=priority,
+                      source=Source(kind="human", name=(actor.removeprefix("human:") or "human")[:80]),
+                      approve=approve_, actor=actor, note=note)
+    _echo(idea, "added")
+
+
+@app.command("priority", context_settings={"ignore_unknown_options": True})
+def priority(
+    idea_id: IdeaArg,
+    value: Annotated[int, typer.Argument(help="New priority (higher runs first; negative allowed).")],
+    by: Annotated[str | None, _by("changes it")] = None,
+) -> None:
+    """Set a proposed or approved idea's priority."""
+    idea = _queue().set_priority(idea_id, value, _actor(by))
+    typer.echo(f"idea {idea.id} ({idea.title}): priority {idea.priority}")
+
+
+@app.command("reap")
+def reap(
+    grace: Annotated[float, typer.Option("--grace", help="Seconds without a heartbeat: stale.")] = 900.0,
+    max_attempts: Annotated[int, typer.Option("--max-attempts", help="Runs started before it fails.")] = 3,
+) -> None:
+    """Return running ideas of dead workers to approved (or fail them after the maximum attempts)."""
+    reaped = _queue().reap_stale(grace, max_attempts)
+    for idea in reaped:
+        _echo(idea, "reaped")
+    if not reaped:
+        typer.echo("no stale leases")
+
+
+@app.command("recover")
+def recover(
+    force: Annotated[bool, typer.Option("--force", help="Roll back even if the file is readable.")] = False,
+) -> None:
+    """Restore the newest readable backup of an unreadable queue file (the bad file is kept aside)."""
+    result = _queue().recover(force=force)
+    kept = f"; the replaced file is kept as {result.saved_as}" if result.saved_as else ""
+    typer.echo(f"restored {result.restored_from} ({result.ideas} ideas){kept}")
