@@ -1,0 +1,166 @@
+"""Append-only JSONL ledger of LLM calls with per-day totals and a hard daily spending cap."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from filelock import FileLock
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agents.llm_errors import BudgetExceeded
+from agents.settings import LLMSettings
+from trader.errors import StateError
+
+Outcome = Literal["ok", "bad_response", "unavailable", "rejected"]
+"""ok: a tool call came back; bad_response: the reply was unusable (still billed); unavailable: network or
+retries exhausted; rejected: a 4xx that retrying cannot fix."""
+
+LEDGER_RELATIVE_PATH = Path("runs") / "agent_costs.jsonl"
+
+
+def default_ledger_path(home: Path) -> Path:
+    """Where a home keeps its LLM cost ledger: `<home>/runs/agent_costs.jsonl`."""
+    return Path(home) / LEDGER_RELATIVE_PATH
+
+
+class CostRecord(BaseModel):
+    """One ledger line: one call of the LLM layer, successful or not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ts: str = Field(description="UTC time the call ended, ISO 8601.")
+    day: str = Field(description="UTC calendar day the spend counts against, YYYY-MM-DD.")
+    model: str
+    purpose: str = ""
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+    cache_creation_input_tokens: int = Field(0, ge=0)
+    cache_read_input_tokens: int = Field(0, ge=0)
+    usd: float = Field(0.0, ge=0)
+    request_id: str | None = None
+    outcome: Outcome
+    attempts: int = Field(1, ge=0)
+    duration_s: float = Field(0.0, ge=0)
+    error: str | None = None
+
+
+class DayTotal(BaseModel):
+    """Totals of one UTC day of the ledger."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: str
+    usd: float = 0.0
+    calls: int = 0
+    failures: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CostLedger:
+    """The cost ledger file; every write is one fsync'ed line under a file lock."""
+
+    def __init__(self, path: Path, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.path = Path(path)
+        self._lock = FileLock(str(self.path) + ".lock")
+        self._clock = clock
+
+    def now(self) -> datetime:
+        """Current UTC time as the ledger sees it (injectable for tests)."""
+        now = self._clock()
+        if now.tzinfo is None:
+            raise StateError("The cost ledger clock returned a naive datetime; it must be timezone-aware.")
+        return now.astimezone(UTC)
+
+    def today(self) -> str:
+        """Today's UTC day key, YYYY-MM-DD."""
+        return self.now().date().isoformat()
+
+    def record(self, **fields: Any) -> CostRecord:
+        """Append one call (`ts` and `day` default to now) and return the stored record."""
+        now = self.now()
+        fields.setdefault("ts", now.isoformat(timespec="milliseconds"))
+        fields.setdefault("day", now.date().isoformat())
+        entry = CostRecord(**fields)
+        line = entry.model_dump_json() + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return entry
+
+    def records(self) -> list[CostRecord]:
+        """Every line of the ledger in order; an unreadable line raises StateError (the cap fails closed)."""
+        if not self.path.exists():
+            return []
+        with self._lock:
+            text = self.path.read_text(encoding="utf-8")
+        out: list[CostRecord] = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(CostRecord.model_validate(json.loads(line)))
+            except (json.JSONDecodeError, ValidationError) as err:
+                raise StateError(
+                    f"The cost ledger {self.path} line {number} is unreadable ({type(err).__name__}); "
+                    "fix or remove that line."
+                ) from err
+        return out
+
+    def daily_totals(self) -> dict[str, DayTotal]:
+        """Totals per UTC day, oldest first."""
+        totals: dict[str, DayTotal] = {}
+        for rec in self.records():
+            day = totals.setdefault(rec.day, DayTotal(day=rec.day))
+            day.usd += rec.usd
+            day.calls += 1
+            day.failures += rec.outcome != "ok"
+            day.input_tokens += rec.input_tokens
+            day.output_tokens += rec.output_tokens
+        return dict(sorted(totals.items()))
+
+    def spent_today(self) -> float:
+        """US dollars recorded for today (UTC)."""
+        return self.daily_totals().get(self.today(), DayTotal(day=self.today())).usd
+
+    def check_budget(self, settings: LLMSettings) -> None:
+        """Raise BudgetExceeded when today's spend has reached `settings.daily_cap_usd`."""
+        spent = self.spent_today()
+        if spent >= settings.daily_cap_usd:
+            raise BudgetExceeded(
+                f"Daily LLM cap reached: ${spent:.4f} spent today (UTC) of ${settings.daily_cap_usd:.2f} "
+                f"(ledger {self.path}); no call made."
+            )
+
+    def status(self, settings: LLMSettings | None = None) -> dict[str, Any]:
+        """Summary for `gaussian status`: today's spend, cap, calls, failures, tokens and whether calls are blocked."""
+        cfg = settings if settings is not None else LLMSettings()
+        totals = self.daily_totals()
+        today = totals.get(self.today(), DayTotal(day=self.today()))
+        return {
+            "day": today.day,
+            "spent_today_usd": round(today.usd, 6),
+            "daily_cap_usd": cfg.daily_cap_usd,
+            "remaining_usd": round(max(cfg.daily_cap_usd - today.usd, 0.0), 6),
+            "calls_today": today.calls,
+            "failures_today": today.failures,
+            "input_tokens_today": today.input_tokens,
+            "output_tokens_today": today.output_tokens,
+            "blocked": today.usd >= cfg.daily_cap_usd,
+            "total_usd": round(sum(d.usd for d in totals.values()), 6),
+            "ledger": str(self.path),
+        }
