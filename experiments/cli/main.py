@@ -9,6 +9,7 @@ import typer
 
 from experiments.cli import data as data_cmd
 from experiments.cli import queue_cmd, run_cmd, spec_cmd
+from experiments.cli import tradier as tradier_cmd
 from experiments.home import set_home
 from trader.errors import GaussianError
 
@@ -32,6 +33,7 @@ spec_cmd.register(cli)
 run_cmd.register(cli)
 cli.add_typer(data_cmd.app, name="data")
 queue_cmd.register(cli)
+cli.add_typer(tradier_cmd.app, name="tradier-sim")
 
 
 def app() -> None:
