@@ -21,7 +21,8 @@ def truncated(market: Market, end: int) -> Market:
     chains = None
     if market.chains is not None and len(bars):
         chains = market.chains[market.chains["timestamp"] <= bars.index[-1]]
-    return Market(bars=bars, chains=chains, truth=None, meta=dict(market.meta), quoter=market.quoter)
+    truth = market.truth.iloc[:end] if market.truth is not None else None  # for reports only, never strategies
+    return Market(bars=bars, chains=chains, truth=truth, meta=dict(market.meta), quoter=market.quoter)
 
 
 def evaluate(spec: ExperimentSpec, market: Market, start: int, end: int, strategy: Any,

@@ -1,4 +1,10 @@
-"""From a spec to the engine's parts: config, strategy, per-bar series and exit model, fitted on train only."""
+"""From a spec to the engine's parts: models fitted on train only, per-bar arrays, strategy and exit model.
+
+`fit_models` trains what the spec's entry controller needs on the training bars and saves it under the run's
+models/; `load_models` reads it back (holdout evaluation, paper trading). `FittedModels.arrays` turns any
+market view into the causal per-bar arrays the strategies read (predictions, regime probabilities, the eight
+signals): the same function serves a backtest window and a growing live series.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,16 +12,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from experiments.spec import INTERVAL_MINUTES, ExperimentSpec
 from trader.broker.base import CostModel
+from trader.chain_features import chain_arrays
 from trader.engine import EngineConfig, ExitModel
-from trader.errors import SpecError
+from trader.entry.consensus import ConsensusConfig, ConsensusController
+from trader.errors import SpecError, StateError
 from trader.exit_rules import HardExitRules
+from trader.features import build_features
 from trader.market.base import Market
+from trader.signals import compute_signals
 from trader.strategies.base import BarSeries, Strategy
 from trader.strategies.baselines import MomentumStrategy, RandomStrategy
+from trader.strategies.predictor_strategy import PredictorStrategy
 
 log = logging.getLogger("gaussian.pipeline")
+MODEL_FREE = ("momentum", "random")
 
 
 @dataclass
@@ -26,6 +40,44 @@ class Pipeline:
     series: BarSeries = field(default_factory=lambda: BarSeries({}))
     exit_model: ExitModel | None = None
     report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FittedModels:
+    """The models of one run (any may be absent) and what the strategies need to know about costs."""
+
+    spec: ExperimentSpec
+    predictor: Any = None
+    regime: Any = None
+    exit_model: Any = None
+    cost_per_share: float = 0.0
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def arrays(self, market: Market, start: int = 0) -> dict[str, np.ndarray]:
+        """Causal per-bar arrays over the market's bars; predictions are computed from bar `start` on."""
+        bars = market.bars
+        n = len(bars)
+        features = build_features(bars) if self.predictor is None else self.predictor.features(bars)
+        out: dict[str, np.ndarray] = {}
+        pred_arrays: dict[str, np.ndarray] | None = None
+        horizons: tuple[int, ...] = ()
+        if self.predictor is not None:
+            from trader.models.predictor import series_arrays
+
+            horizons = self.predictor.horizons
+            pred = self.predictor.predict_all(features, start=max(0, start), end=n)
+            pred_arrays = series_arrays(pred, horizons)
+            out.update(pred_arrays)
+        probs = None
+        if self.regime is not None:
+            from trader.regime import regime_arrays
+
+            probs = self.regime.filter(bars)
+            out.update(regime_arrays(probs))
+        chain = chain_arrays(market.chains, bars.index)
+        out.update(compute_signals(bars["close"].to_numpy(dtype=float), features, pred_arrays, horizons,
+                                   probs, chain))
+        return out
 
 
 def engine_config(spec: ExperimentSpec) -> EngineConfig:
@@ -58,9 +110,163 @@ def baseline_strategy(name: str, spec: ExperimentSpec) -> Strategy:
     raise SpecError(f"unknown baseline '{name}'")
 
 
-def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> Pipeline:
-    """Fit what the spec's entry controller needs on the train bars and return the engine's parts."""
+def predictor_horizon(spec: ExperimentSpec) -> int:
+    """The forecast horizon that matches the holding period: the one closest to max hold (the longest if none)."""
+    hs = spec.model.horizons
+    if spec.exits.max_hold_minutes is None:
+        return hs[-1]
+    bars = spec.exits.max_hold_minutes / INTERVAL_MINUTES[spec.data.interval]
+    return min(hs, key=lambda h: (abs(h - bars), h))
+
+
+def round_trip_cost(spec: ExperimentSpec, market: Market, train: tuple[int, int]) -> float:
+    """Typical round-trip cost per share of an at-the-money contract over the training bars: spread plus fees."""
+    from trader.selection import choose_contract
+
+    a, b = train
+    picks = np.linspace(a + (b - a) // 10, b - 1, num=min(40, max(1, b - a)), dtype=int)
+    spreads = []
+    dates = market.bars.index.date
+    for i in picks:
+        spot = float(market.bars["close"].iloc[i])
+        choice = choose_contract(market.quoter, int(i), dates[i], "C", spot, spec.trading.min_dte,
+                                 spec.trading.max_dte, target_delta=spec.trading.target_delta)
+        if choice is not None:
+            spreads.append((choice.quote.ask - choice.quote.bid) * spec.costs.spread_multiplier)
+    spread = float(np.median(spreads)) if spreads else 0.05
+    c = spec.costs
+    return spread + 2 * (c.commission_per_contract + c.fees_per_contract) / 100.0
+
+
+def _needs_predictor(spec: ExperimentSpec) -> bool:
+    return spec.entry.type not in MODEL_FREE
+
+
+def _needs_regime(spec: ExperimentSpec) -> bool:
+    return spec.entry.type not in MODEL_FREE and spec.regime.enabled
+
+
+def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> FittedModels:
+    """Fit the predictor, the regime HMM and the exit model the spec asks for, on train bars only; save them."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    a, b = train
+    train_bars = market.bars.iloc[a:b]
+    fitted = FittedModels(spec=spec, cost_per_share=round_trip_cost(spec, market, train))
+    if _needs_predictor(spec):
+        from trader.models.predictor import Predictor, PredictorConfig
+        from trader.models.training import TrainConfig
+
+        m, tr = spec.model, spec.model.training
+        cfg = PredictorConfig(
+            encoder=m.encoder, window=m.window, hidden=m.hidden, layers=m.layers, heads=m.heads,
+            d_state=m.d_state, chunk_size=m.chunk_size, kernel_size=m.kernel_size, dropout=m.dropout,
+            horizons=tuple(m.horizons), rbf_centers=m.rbf_centers, rbf_scales=tuple(m.rbf_scales),
+            mc_samples=m.mc_samples, prior_sigma=m.prior_sigma, seed=spec.seed,
+        )
+        tcfg = TrainConfig(epochs=tr.epochs, batch_size=tr.batch_size, lr=tr.lr, weight_decay=tr.weight_decay,
+                           patience=tr.patience, early_stop_fraction=tr.early_stop_fraction,
+                           max_samples=tr.max_samples, kl_weight=tr.kl_weight)
+        log.info("training the %s predictor on %d train bars", m.encoder, b - a)
+        train_market_bars = market.bars.iloc[:b]
+        features = build_features(train_market_bars)
+        fitted.predictor = Predictor.fit(train_market_bars, features, b, cfg, tcfg, train_start=a)
+        fitted.predictor.save(models_dir)
+        fitted.report["predictor_training"] = fitted.predictor.report
+    if _needs_regime(spec):
+        from trader.regime import RegimeModel
+
+        r = spec.regime
+        log.info("fitting the regime HMMs on %d train bars", b - a)
+        fitted.regime = RegimeModel.fit(train_bars, seed=spec.seed, n_iter=r.n_iter,
+                                        covariance_type=r.covariance_type, fit_max_bars=r.fit_max_bars)
+        fitted.regime.save(models_dir)
+        fitted.report["regime_fit"] = fitted.regime.summary()
+    if spec.exits.model.enabled:
+        fitted.exit_model = _fit_exit_model(spec, market, train, models_dir)
+    return fitted
+
+
+def _fit_exit_model(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> Any:
+    from trader.exit_model import train_exit_model
+
+    model = train_exit_model(market, train, engine_config(spec), threshold=spec.exits.model.threshold,
+                             seed=spec.seed)
+    model.save(models_dir)
+    return model
+
+
+def load_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> FittedModels:
+    """Read a run's saved models back (nothing is refitted); a missing model is an error naming the file."""
+    fitted = FittedModels(spec=spec, cost_per_share=round_trip_cost(spec, market, train))
+    if _needs_predictor(spec):
+        from trader.models.predictor import Predictor
+
+        if not (models_dir / "predictor.pt").exists():
+            raise StateError(f"{models_dir / 'predictor.pt'} is missing: the run's predictor was not saved")
+        fitted.predictor = Predictor.load(models_dir)
+    if _needs_regime(spec):
+        from trader.regime import RegimeModel
+
+        fitted.regime = RegimeModel.load(models_dir)
+    if spec.exits.model.enabled:
+        from trader.exit_model import XGBoostExitModel
+
+        fitted.exit_model = XGBoostExitModel.load(models_dir)
+    return fitted
+
+
+def make_strategy(spec: ExperimentSpec, fitted: FittedModels) -> Strategy:
+    """The entry controller the spec names, built on fitted models."""
     kind = spec.entry.type
-    if kind in ("momentum", "random"):
-        return Pipeline(strategy=baseline_strategy(kind, spec))
+    if kind in MODEL_FREE:
+        return baseline_strategy(kind, spec)
+    if kind == "predictor":
+        p = spec.entry.predictor
+        return PredictorStrategy(predictor_horizon(spec), p.min_confidence, p.cost_multiple, fitted.cost_per_share)
+    if kind == "consensus":
+        c = spec.entry.consensus
+        cfg = ConsensusConfig(c.min_signals_to_trade, c.min_weighted_confidence, dict(c.weights),
+                              tuple(c.blocked_signals))
+        return ConsensusController(cfg, horizon=predictor_horizon(spec))
     raise SpecError(f"entry.type '{kind}' is not available in this build")
+
+
+def window_report(fitted: FittedModels, arrays: dict[str, np.ndarray], market: Market, start: int,
+                  end: int) -> dict[str, Any]:
+    """Out-of-sample quality over the evaluation window: predictor NLL/accuracy/Brier/coverage, regime recovery."""
+    out: dict[str, Any] = {}
+    if fitted.predictor is not None:
+        from trader.models.labels import make_labels
+        from trader.models.predictor import OUTPUT_NAMES
+        from trader.models.quality import evaluate_quality
+
+        hs = fitted.predictor.horizons
+        pred = {k: np.stack([arrays[f"pred_{k}_{h}"][start:end] for h in hs], axis=1) for k in OUTPUT_NAMES}
+        labels = make_labels(market.bars.iloc[:end], hs, end=end, start=start).rows(np.arange(start, end))
+        out["predictor"] = {"encoder": fitted.spec.model.encoder, "split": "validation",
+                            **evaluate_quality(pred, labels)}
+    if fitted.regime is not None:
+        out["regime"] = {"fit": fitted.report.get("regime_fit")}
+        if market.truth is not None:
+            from trader.regime import recovery
+
+            probs = {a: arrays[f"regime_p_{a}"][start:end] for a in ("trend", "volatility", "liquidity")}
+            out["regime"]["recovery"] = recovery(market.truth.iloc[start:end], probs)
+    if fitted.exit_model is not None:
+        out["exit_model"] = fitted.exit_model.report()
+    return out
+
+
+def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
+                   window: tuple[int, int] | None = None, reuse: bool = False) -> Pipeline:
+    """Fit (or, with reuse, load) the models, compute the per-bar arrays and build the strategy.
+
+    `market` must hold nothing after the evaluation window; `window` is the evaluation range (for the
+    out-of-sample quality report)."""
+    fitted = load_models(spec, market, train, models_dir) if reuse else fit_models(spec, market, train, models_dir)
+    start, end = window if window is not None else (0, len(market.bars))
+    needs_arrays = spec.entry.type not in MODEL_FREE or spec.exits.model.enabled
+    arrays = fitted.arrays(market, start=max(0, start - spec.model.window)) if needs_arrays else {}
+    report = window_report(fitted, arrays, market, start, end) if needs_arrays else {}
+    return Pipeline(strategy=make_strategy(spec, fitted), series=BarSeries(arrays), exit_model=fitted.exit_model,
+                    report=report)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from experiments import ledger
-from experiments.backtest import buy_and_hold, evaluate
+from experiments.backtest import buy_and_hold, evaluate, truncated
 from experiments.market_loader import load_market_for
 from experiments.pipeline import baseline_strategy, build_pipeline
 from experiments.run_store import create_run_dir, environment, read_json, write_frame, write_json, write_text
@@ -23,6 +23,7 @@ from experiments.spec_io import spec_hash, validate_spec
 from experiments.splits import Splits, split_bars
 from experiments.summary import summary_text
 from trader.domain import trades_frame
+from trader.errors import GaussianError
 from trader.metrics import compute_metrics
 
 log = logging.getLogger("gaussian.runner")
@@ -69,10 +70,19 @@ def run_experiment(spec: ExperimentSpec, cycles: int | None = None, idea_id: str
         root.removeHandler(handler)
         handler.close()
     if analyze:
-        from analysis.report import analyze_run
-
-        analyze_run(run_dir)
+        _analyze(run_dir)
     return result
+
+
+def _analyze(run_dir: Path) -> None:
+    """Write ANALYSIS.md; a failure is logged and noted in the run directory, the run itself stands."""
+    from analysis.report import analyze_run
+
+    try:
+        analyze_run(run_dir)
+    except GaussianError as exc:
+        log.error("analysis of %s failed: %s", run_dir.name, exc)
+        write_text(run_dir / "ANALYSIS_FAILED.txt", f"{exc}\n")
 
 
 def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | None,
@@ -81,8 +91,8 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
     stamps = market.bars.index
     splits = split_bars(stamps, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
     log.info("data: %d bars; train %s, validation %s", len(stamps), splits.train, splits.validation)
-    pipe = build_pipeline(spec, market, splits.train, run_dir / "models")
     start, end = _window(spec, splits, cycles)
+    pipe = build_pipeline(spec, truncated(market, end), splits.train, run_dir / "models", window=(start, end))
     total = end - start
 
     def tick(name: str) -> Callable[[int], None] | None:
@@ -121,8 +131,8 @@ def evaluate_holdout(run_dir: Path) -> dict[str, Any]:
     spec = validate_spec(stored["spec"], str(run_dir / "spec.json"))
     market = load_market_for(spec)
     splits = split_bars(market.bars.index, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
-    pipe = build_pipeline(spec, market, splits.train, run_dir / "models")
     a, b = splits.holdout
+    pipe = build_pipeline(spec, truncated(market, b), splits.train, run_dir / "models", window=(a, b), reuse=True)
     res = evaluate(spec, market, a, b, pipe.strategy, pipe.series, pipe.exit_model)
     rnd = evaluate(spec, market, a, b, baseline_strategy("random", spec))
     initial = spec.trading.initial_balance

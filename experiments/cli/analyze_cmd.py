@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("analyze")
     def analyze(
-        run: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Run id (or unique prefix) or run directory."),
+        run: str | None = typer.Argument(None, metavar="RUN", help="Run id (or unique prefix) or run directory."),
         backfill_: bool = typer.Option(False, "--backfill", help="Analyze every finished run that lacks a report."),
         force: bool = typer.Option(False, "--force", help="With --backfill: re-analyze runs that have a report."),
         min_trades: int = typer.Option(20, "--min-trades", min=1, help="Trades a finding needs to count."),

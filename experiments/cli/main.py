@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from experiments.cli import data as data_cmd
-from experiments.cli import queue_cmd, run_cmd, spec_cmd
+from experiments.cli import analyze_cmd, queue_cmd, run_cmd, spec_cmd
 from experiments.cli import tradier as tradier_cmd
 from experiments.home import set_home
 from trader.errors import GaussianError
@@ -31,6 +31,7 @@ def _root(
 
 spec_cmd.register(cli)
 run_cmd.register(cli)
+analyze_cmd.register(cli)
 cli.add_typer(data_cmd.app, name="data")
 queue_cmd.register(cli)
 cli.add_typer(tradier_cmd.app, name="tradier-sim")

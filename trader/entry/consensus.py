@@ -32,10 +32,10 @@ class Verdict:
 
 
 def regime_context(series, i: int) -> dict:  # noqa: ANN001 - a BarSeries
-    """The regime at bar i from the filtered probabilities, when a regime model is present."""
+    """The regime at bar i (most probable forward-filtered state per axis), when a regime model is present."""
     if "regime_trend" not in series:
         return {}
-    axes = [int(np.argmax(series.at(f"regime_{a}", i))) for a in ("trend", "volatility", "liquidity")]
+    axes = [int(series.at(f"regime_{a}", i)) for a in ("trend", "volatility", "liquidity")]
     return {"regime": axes[0] * 9 + axes[1] * 3 + axes[2], "regime_trend": axes[0],
             "regime_volatility": axes[1], "regime_liquidity": axes[2]}
 
