@@ -211,7 +211,7 @@ def load_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mo
     if spec.exits.model.enabled:
         from trader.exit_model import XGBoostExitModel
 
-        fitted.exit_model = XGBoostExitModel.load(models_dir)
+        fitted.exit_model = XGBoostExitModel.load(models_dir).bind(market.bars)
     return fitted
 
 
@@ -253,7 +253,7 @@ def window_report(fitted: FittedModels, arrays: dict[str, np.ndarray], market: M
             probs = {a: arrays[f"regime_p_{a}"][start:end] for a in ("trend", "volatility", "liquidity")}
             out["regime"]["recovery"] = recovery(market.truth.iloc[start:end], probs)
     if fitted.exit_model is not None:
-        out["exit_model"] = fitted.exit_model.report()
+        out["exit_model"] = dict(fitted.exit_model.report)
     return out
 
 

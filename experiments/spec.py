@@ -175,7 +175,7 @@ class RandomSpec(_Section):
 class EntrySpec(_Section):
     """Which entry controller decides, and its parameters."""
 
-    type: EntryType = "momentum"
+    type: EntryType = Field("consensus", description="entry controller (momentum and random are the baselines)")
     cooldown_bars: int = Field(5, ge=0, le=1000, description="bars to wait after an entry before the next")
     consensus: ConsensusSpec = Field(default_factory=ConsensusSpec)
     bandit: BanditSpec = Field(default_factory=BanditSpec)
@@ -187,8 +187,10 @@ class EntrySpec(_Section):
 
 
 class ExitModelSpec(_Section):
-    enabled: bool = False
-    threshold: float = Field(0.5, ge=0.0, le=1.0, description="exit when P(holding is worse) exceeds this")
+    """Exit layer 2: an XGBoost model of whether holding on does worse than exiting now."""
+
+    enabled: bool = True
+    threshold: float = Field(0.65, ge=0.0, le=1.0, description="exit when P(holding is worse) exceeds this")
 
 
 class ExitSpec(_Section):

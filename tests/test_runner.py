@@ -16,7 +16,7 @@ from experiments.splits import split_bars
 from trader.errors import SpecError
 from trader.market.synthetic import generate_synthetic
 
-SMALL = ["entry.type=momentum", "data.sessions=10", "splits.embargo_bars=45", "cycles=600"]
+SMALL = ["entry.type=momentum", "exits.model.enabled=false", "data.sessions=10", "splits.embargo_bars=45", "cycles=600"]
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from experiments.cli import data as data_cmd
-from experiments.cli import analyze_cmd, queue_cmd, run_cmd, spec_cmd
+from experiments.cli import analyze_cmd, demo_cmd, optimize_cmd, queue_cmd, run_cmd, spec_cmd
 from experiments.cli import tradier as tradier_cmd
 from experiments.home import set_home
 from trader.errors import GaussianError
@@ -35,6 +35,8 @@ analyze_cmd.register(cli)
 cli.add_typer(data_cmd.app, name="data")
 queue_cmd.register(cli)
 cli.add_typer(tradier_cmd.app, name="tradier-sim")
+optimize_cmd.register(cli)
+demo_cmd.register(cli)
 
 
 def app() -> None:

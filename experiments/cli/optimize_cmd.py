@@ -1,0 +1,245 @@
+"""`gaussian optimize`, `gaussian status`, `gaussian leaderboard` and `gaussian promote`."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from trader.errors import GaussianError
+
+console = Console()
+
+
+def _fmt(v: Any, pct: bool = False, digits: int = 2) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.1%}" if pct else f"{v:,.{digits}f}"
+    return str(v)
+
+
+class _ConsoleLog(logging.Handler):
+    """Optimizer log lines on the console, one per event."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}.get(record.levelname, "")
+        stamp = logging.Formatter().formatTime(record, "%H:%M:%S")
+        console.print(Text(f"{stamp} {record.getMessage()}", style=style), highlight=False)
+
+
+def attach_console_log() -> logging.Handler:
+    """Show the optimizer's log on the console; returns the handler (remove it when done)."""
+    handler = _ConsoleLog()
+    logger = logging.getLogger("gaussian.optimizer")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+
+
+def leaderboard_table(rows: list[dict[str, Any]], title: str, width: int | None = None) -> Table:
+    """The leaderboard as a rich table (entry/encoder in one column, * marks the promoted run); narrow
+    terminals (under 110 columns) leave out the name and win-rate columns."""
+    wide = (width or console.width) >= 110
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+              caption="* promoted" if any(r["promoted"] for r in rows) else None)
+    cols = [("#", "right"), ("run", "left"), ("name", "left"), ("entry", "left"), ("trades", "right"),
+            ("P&L%", "right"), ("win", "right"), ("Sharpe", "right"), ("DSR", "right"), ("rand%", "right"),
+            ("B&H%", "right"), ("", "left")]
+    keep = [c for c, _ in cols if wide or c not in ("name", "win")]
+    for col, justify in cols:
+        if col in keep:
+            t.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for r in rows:
+        entry = f"{r['entry'] or '-'}/{r['encoder']}" if r["encoder"] else str(r["entry"] or "-")
+        cells = {"#": str(r["rank"]), "run": r["run_id"], "name": str(r["name"] or "-"), "entry": entry,
+                 "trades": _fmt(r["trades"]), "P&L%": _fmt(r["pnl_pct"]), "win": _fmt(r["win_rate"], pct=True),
+                 "Sharpe": _fmt(r["sharpe"]), "DSR": _fmt(r["dsr"], digits=3), "rand%": _fmt(r["random_pnl_pct"]),
+                 "B&H%": _fmt(r["buy_hold_pnl_pct"]), "": "[bold green]*[/]" if r["promoted"] else ""}
+        t.add_row(*(cells[c] for c in keep))
+    return t
+
+
+def checks_table(decision: dict[str, Any], title: str) -> Table:
+    """A promotion decision's checks: pass/fail/not evaluated with the figures."""
+    t = Table(title=title)
+    t.add_column("check")
+    t.add_column("result")
+    t.add_column("detail")
+    for c in decision["checks"]:
+        mark = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]not run[/]"}[c["passed"]]
+        t.add_row(c["name"], mark, c["detail"])
+    return t
+
+
+def register(cli: typer.Typer) -> None:
+    """Attach `optimize`, `status`, `leaderboard` and `promote`."""
+
+    @cli.command("optimize")
+    def optimize(
+        max_experiments: int | None = typer.Option(None, "--max-experiments", min=1,
+                                                   help="Stop after this many experiments ran."),
+        until: str | None = typer.Option(None, "--until", help="Lease no new idea after this time: HH:MM or "
+                                                               "an ISO date-time (New York time if no zone)."),
+        once: bool = typer.Option(False, "--once", help="Exit when no approved idea is left."),
+        auto_promote: bool = typer.Option(False, "--auto-promote", help="Apply the promotion gate to every "
+                                                                        "finished run."),
+        no_agent: bool = typer.Option(False, "--no-agent", help="Do not run the meta-agent job."),
+        offline: bool = typer.Option(False, "--offline", help="Use the offline (rule-based) proposer."),
+        agent_every: float = typer.Option(30.0, "--agent-every", min=0.1, help="Minutes between agent jobs."),
+        agent_backlog: int = typer.Option(2, "--agent-backlog", min=0,
+                                          help="Also run the agent when fewer ideas than this are approved."),
+        max_proposals: int | None = typer.Option(None, "--max-proposals", min=1, help="Per agent job."),
+        timeout: float = typer.Option(3600.0, "--timeout", min=1.0, help="Wall-clock seconds per experiment."),
+        memory_mb: float = typer.Option(4096.0, "--memory-mb", min=64.0, help="Memory cap per experiment (MB)."),
+        cycles: int | None = typer.Option(None, "--cycles", min=10, help="Bound every run's evaluation bars."),
+        heartbeat: float = typer.Option(15.0, "--heartbeat", min=0.1, help="Seconds between heartbeats."),
+        stale_after: float = typer.Option(120.0, "--stale-after", min=0.3,
+                                          help="Seconds of silence after which a lease is reaped."),
+        max_attempts: int = typer.Option(3, "--max-attempts", min=1, help="Runs an idea may start."),
+        poll: float = typer.Option(5.0, "--poll", min=0.1, help="Seconds between looks at an empty queue."),
+    ) -> None:
+        """Run approved ideas unattended (one at a time, each in a contained child process) and propose more."""
+        from pydantic import ValidationError
+
+        from experiments.optimizer import OptimizerConfig, parse_until, run_optimizer
+        from experiments.spec_io import describe_validation_error
+
+        try:
+            cfg = OptimizerConfig(
+                max_experiments=max_experiments, until=parse_until(until) if until else None, once=once,
+                auto_promote=auto_promote, agent=not no_agent, offline=True if offline else None,
+                max_proposals=max_proposals, agent_interval_s=agent_every * 60.0, agent_backlog=agent_backlog,
+                timeout_s=timeout, memory_mb=memory_mb, cycles=cycles, heartbeat_s=heartbeat,
+                stale_after_s=stale_after, max_attempts=max_attempts, poll_s=poll,
+            )
+        except ValidationError as err:
+            raise GaussianError(describe_validation_error(err, "optimize options")) from None
+        handler = attach_console_log()
+        try:
+            results = run_optimizer(cfg)
+        finally:
+            logging.getLogger("gaussian.optimizer").removeHandler(handler)
+        done = sum(1 for r in results if r["status"] == "done")
+        failed = sum(1 for r in results if r["status"] == "failed")
+        console.print(f"optimizer finished: {done} done, {failed} failed, "
+                      f"{len(results) - done - failed} returned to the queue or lost")
+
+    @cli.command("status")
+    def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """What is running, queue counts, recent results, agent spend, the promoted model and health."""
+        from experiments.status import collect_status
+
+        doc = collect_status()
+        if as_json:
+            typer.echo(json.dumps(doc, indent=2, default=str))
+            return
+        _print_status(doc)
+
+    @cli.command("leaderboard")
+    def leaderboard_cmd(
+        limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show the top N."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Finished runs ranked by validation Sharpe (ties by P&L), baselines alongside."""
+        from experiments.leaderboard import leaderboard, trials_note
+
+        rows = leaderboard(limit)
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2, default=str))
+            return
+        if not rows:
+            console.print("no finished runs yet (gaussian run, or gaussian optimize)")
+            return
+        console.print(leaderboard_table(rows, f"leaderboard (validation; {trials_note()})"))
+
+    @cli.command("promote")
+    def promote_cmd(
+        run: str = typer.Argument(..., help="Run id (or unique prefix) or run directory."),
+        force: bool = typer.Option(False, "--force", help="Promote even when the gate fails (recorded as forced)."),
+        by: str | None = typer.Option(None, "--by", help="Who promotes (default: human:<login>)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+    ) -> None:
+        """Apply the promotion gate to a run (evaluating its sealed holdout once) and promote it if it passes."""
+        import getpass
+
+        from experiments.promotion import PromotionError, promote
+
+        try:
+            who = by or f"human:{getpass.getuser()}"
+        except (KeyError, OSError):
+            who = "human"
+        decision = promote(run, force=force, by=who)
+        doc = decision.as_dict()
+        if as_json:
+            typer.echo(json.dumps(doc, indent=2, default=str))
+        elif decision.checks:
+            console.print(checks_table(doc, f"promotion gate for run {decision.run_id}"))
+        if not decision.promoted:
+            raise PromotionError(decision.message)
+        if not as_json:
+            console.print(f"[bold green]{decision.message}[/]" if not decision.forced
+                          else f"[bold yellow]{decision.message}[/]")
+
+
+def _print_status(doc: dict[str, Any]) -> None:
+    opt = doc["optimizer"]
+    console.print(f"[bold]home[/] {doc['home']}", highlight=False)
+    if opt.get("running"):
+        console.print(f"[bold]optimizer[/] [green]running[/] (pid {opt.get('pid')}, since {opt.get('started')}, "
+                      f"heartbeat {opt.get('heartbeat_age_s', 0):.0f} s ago, "
+                      f"{opt.get('experiments_run', 0)} experiment(s) this session)", highlight=False)
+    else:
+        console.print(f"[bold]optimizer[/] not running: {opt.get('why')}", highlight=False)
+    cur = opt.get("current") if opt.get("running") else None
+    if cur:
+        console.print(f"  running idea {cur['idea_id']} ({cur['title']}) since {cur['since']}, "
+                      f"attempt {cur.get('attempt')}, log {cur.get('log')}", highlight=False)
+    for r in doc["running"]:
+        if not cur or r["idea_id"] != cur["idea_id"]:
+            console.print(f"  leased: idea {r['idea_id']} by {r['worker']} (heartbeat {r['heartbeat']})",
+                          highlight=False)
+    q = {k: v for k, v in (doc["queue"] or {}).items() if v}
+    console.print("[bold]queue[/] " + (", ".join(f"{k} {v}" for k, v in q.items()) or "empty"))
+    if doc["recent"]:
+        t = Table(title="recent results", box=box.SIMPLE_HEAD)
+        for col in ("#", "status", "run", "trades", "P&L%", "Sharpe", "title"):
+            t.add_column(col, no_wrap=col != "title", overflow="ellipsis")
+        for r in doc["recent"]:
+            t.add_row(str(r["seq"]), r["status"], r["run_id"] or "-", _fmt(r["trades"]), _fmt(r["pnl_pct"]),
+                      _fmt(r["sharpe"]), r["title"])
+        console.print(t)
+        for r in doc["recent"]:
+            if r["error"]:
+                console.print(Text(f"  #{r['seq']} failed: {r['error']}", style="red"))
+    spend = doc.get("agent_spend") or {}
+    agent = opt.get("agent") or {}
+    line = (f"[bold]agent[/] spend today ${spend.get('spent_today_usd', 0):.4f}"
+            + (f" of ${spend['daily_cap_usd']:.2f}" if "daily_cap_usd" in spend else "")
+            + f", total ${spend.get('total_usd', 0):.4f}")
+    if agent.get("last_finished"):
+        line += f"; last job {agent['last_finished']}: " + (f"[red]{agent['last_error']}[/]" if agent.get(
+            "last_error") else str(agent.get("last_outcome") or "ok"))
+    if agent.get("next_run") and opt.get("running"):
+        line += f"; next {agent['next_run']}"
+    console.print(line, highlight=False)
+    p = doc.get("promoted")
+    if p:
+        console.print(f"[bold]promoted[/] run {p['run_id']} ({p.get('name')}) at {p['promoted_at']} by {p['by']}"
+                      f"{' [yellow](forced)[/]' if p.get('forced') else ''}: validation Sharpe "
+                      f"{_fmt(p['validation_sharpe'])}, holdout Sharpe {_fmt(p['holdout_sharpe'])}", highlight=False)
+    else:
+        console.print("[bold]promoted[/] none yet")
+    if doc["health"]:
+        for h in doc["health"]:
+            color = {"error": "red", "warning": "yellow"}.get(h["level"], "cyan")
+            console.print(f"[{color}]{h['level']}[/]: {h['message']}", highlight=False)
+    else:
+        console.print("[bold]health[/] [green]ok[/]")
