@@ -7,6 +7,7 @@ optimizer (each in a contained child process, analysed, gated), then print the l
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from dataclasses import dataclass
@@ -27,33 +28,36 @@ MARKET = "demo"
 
 @dataclass(frozen=True)
 class DemoSize:
-    """How big the demo is: market sessions, proposals asked for and experiments run."""
+    """How big the demo is: market sessions, agent-then-optimizer rounds, proposals and experiments per round."""
 
     sessions: int
+    rounds: int
     proposals: int
     experiments: int
 
 
-FULL = DemoSize(sessions=40, proposals=6, experiments=4)
-FAST = DemoSize(sessions=15, proposals=3, experiments=2)
+FULL = DemoSize(sessions=40, rounds=2, proposals=4, experiments=3)
+FAST = DemoSize(sessions=15, rounds=1, proposals=3, experiments=2)
 
 
-def base_spec_doc(size: DemoSize) -> dict[str, Any]:
-    """The demo's base spec: the cached demo market, the momentum controller (no model training), full validation."""
+def base_spec_doc() -> dict[str, Any]:
+    """The demo's base spec: the cached demo market, momentum entries (no training), small models if an idea
+    switches to a model-based controller, the whole validation split."""
     return {
         "name": "demo-baseline",
         "seed": 7,
         "cycles": None,
         "data": {"source": "cache", "name": MARKET},
-        "entry": {"type": "momentum", "cooldown_bars": 15, "momentum": {"lookback_bars": 30, "threshold_sigma": 2.0}},
+        "entry": {"type": "momentum"},
         "model": {"hidden": 16, "window": 32, "training": {"epochs": 2, "max_samples": 1000}},
     }
 
 
 AUTOAPPROVE = {
     "enabled": True,
-    "allowed_fields": ["exits.", "entry.momentum.", "entry.cooldown_bars", "trading.target_delta",
-                       "trading.max_dte", "trading.min_dte"],
+    "allowed_fields": ["exits.", "entry.momentum.", "entry.consensus.", "entry.predictor.", "entry.cooldown_bars",
+                       "trading.target_delta", "trading.max_dte", "trading.min_dte"],
+    "bounds": {"entry.type": {"values": ["random", "consensus", "predictor"]}},
     "max_changes": 3,
     "max_per_day": 50,
     "sources": ["agent", "heuristic", "optimizer"],
@@ -100,7 +104,7 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
     t_start = time.monotonic()
     home = prepare_home(home, keep)
     set_home(home)
-    (home / "base_spec.yaml").write_text(yaml.safe_dump(base_spec_doc(size), sort_keys=False), encoding="utf-8")
+    (home / "base_spec.yaml").write_text(yaml.safe_dump(base_spec_doc(), sort_keys=False), encoding="utf-8")
     (home / "autoapprove.yaml").write_text(yaml.safe_dump(AUTOAPPROVE, sort_keys=False), encoding="utf-8")
 
     _section(c, 1, "A home for the demo",
@@ -138,43 +142,51 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
     c.print(checks_table(first.as_dict(), f"gate for baseline run {base.run_id}"))
     c.print(first.message, highlight=False)
 
-    _section(c, 5, "The meta-agent proposes ideas",
-             "The offline proposer (rule-based; the LLM agent takes its place when ANTHROPIC_API_KEY is set) reads "
-             "the analysis and writes validated proposals into the queue. Those inside the auto-approve policy "
-             "are approved at once; the rest wait for a person (`gaussian queue approve`).")
     from experiments.agent_job import run_agent_job
+    from experiments.optimizer import OptimizerConfig, run_optimizer
     from experiments.queue import IdeaQueue
 
-    outcome = run_agent_job(offline=True, max_proposals=size.proposals)
-    c.print(f"agent job: {outcome}", markup=False, highlight=False)
     q = IdeaQueue.from_home()
-    c.print(_queue_table(q.list()))
+    results: list[dict[str, Any]] = []
+    step = 5
+    for rnd in range(1, size.rounds + 1):
+        _section(c, step, f"Round {rnd}: the meta-agent proposes ideas",
+                 "The offline proposer (rule-based; the LLM agent takes its place when ANTHROPIC_API_KEY is set) "
+                 "reads the newest ANALYSIS.md reports, the leaderboard and what was tried, and writes validated "
+                 "proposals into the queue. Those inside autoapprove.yaml are approved at once; the rest wait for "
+                 "a person (`gaussian queue approve ID`).")
+        outcome = run_agent_job(offline=True, max_proposals=size.proposals)
+        c.print(f"agent job: {outcome.summary()}", highlight=False)
+        for p in outcome.proposals:
+            c.print(f"  - {p.title}: {p.decision}" + (f" ({p.queue_status})" if p.queue_status else "")
+                    + (f"; {'; '.join(p.reasons)}" if p.reasons else ""), markup=False, highlight=False)
+        c.print(_queue_table(q.list()))
+        step += 1
+        _section(c, step, f"Round {rnd}: the optimizer runs the approved ideas",
+                 f"Like `gaussian optimize --once --max-experiments {size.experiments} --auto-promote`: one idea at "
+                 "a time by priority, each in a child process with a wall-clock timeout and a memory cap, analysed "
+                 "after its run, then put through the promotion gate (it must also rank above the promoted run).")
+        if not q.list("approved"):
+            c.print("no approved idea to run in this round", highlight=False)
+        else:
+            cfg = OptimizerConfig(once=True, max_experiments=size.experiments, auto_promote=True, agent=False,
+                                  heartbeat_s=2.0, stale_after_s=30.0, poll_s=0.5, timeout_s=600.0,
+                                  memory_mb=4096.0)
+            handler = attach_console_log()
+            try:
+                results += run_optimizer(cfg)
+            finally:
+                logging.getLogger("gaussian.optimizer").removeHandler(handler)
+        step += 1
 
-    _section(c, 6, "The optimizer runs the approved ideas",
-             f"`gaussian optimize --once --max-experiments {size.experiments} --auto-promote`: one idea at a time "
-             "by priority, each in a child process with a wall-clock timeout and a memory cap, its analysis written "
-             "after the run, then the promotion gate (a run must also rank above the promoted one).")
-    from experiments.optimizer import OptimizerConfig, run_optimizer
-
-    cfg = OptimizerConfig(once=True, max_experiments=size.experiments, auto_promote=True, agent=False,
-                          heartbeat_s=2.0, stale_after_s=30.0, poll_s=0.5, timeout_s=600.0, memory_mb=4096.0)
-    handler = attach_console_log()
-    try:
-        results = run_optimizer(cfg)
-    finally:
-        import logging
-
-        logging.getLogger("gaussian.optimizer").removeHandler(handler)
-    c.print(_queue_table(q.list()))
-
-    _section(c, 7, "Leaderboard", "Finished runs ranked by validation Sharpe; DSR deflated over every trial so far.")
+    _section(c, step, "Leaderboard", "Finished runs ranked by validation Sharpe; DSR deflated over every trial so far.")
     from experiments.leaderboard import leaderboard, trials_note
     from experiments.promotion import current_promoted, promotion_history
 
     rows = leaderboard()
     c.print(leaderboard_table(rows, f"leaderboard ({trials_note()})"))
 
-    _section(c, 8, "The promotion decision", "What the gate decided, with its figures.")
+    _section(c, step + 1, "The promotion decision", "What the gate decided, with its figures.")
     promoted = current_promoted()
     if promoted:
         c.print(checks_table(promoted, f"promoted run {promoted['run_id']} ({promoted.get('name')})"))
@@ -189,7 +201,7 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
                 "this small market a naive momentum rule does not beat its baselines after costs. Every decision "
                 f"is recorded in {home / 'runs' / 'promotions.jsonl'}.", highlight=False)
 
-    _section(c, 9, "Where to look next", "")
+    _section(c, step + 2, "Where to look next", "")
     for r in rows:
         c.print(f"  {r['run_id']}: {home / 'runs' / r['run_id'] / 'ANALYSIS.md'}", highlight=False)
     c.print(f"  gaussian --home {home} status | leaderboard | queue list | runs show RUN | promote RUN",

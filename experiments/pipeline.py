@@ -257,6 +257,27 @@ def window_report(fitted: FittedModels, arrays: dict[str, np.ndarray], market: M
     return out
 
 
+def _walk_forward(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
+                  window: tuple[int, int], every: int, arrays: dict[str, np.ndarray]) -> None:
+    """Refit the predictor and regime model every `every` evaluation bars on all bars up to the chunk start less
+    the embargo, and overwrite the chunk's rows of `arrays` with the refitted models' (causal) arrays."""
+    from experiments.backtest import truncated
+
+    start, end = window
+    for n, chunk_start in enumerate(range(start + every, end, every), start=1):
+        chunk_end = min(chunk_start + every, end)
+        refit_train = (train[0], max(train[1], chunk_start - spec.splits.embargo_bars))
+        view = truncated(market, chunk_end)
+        log.info("walk-forward refit %d on bars [%d, %d)", n, *refit_train)
+        refit = fit_models(spec.model_copy(update={"exits": spec.exits.model_copy(
+            update={"model": spec.exits.model.model_copy(update={"enabled": False})})}),
+            view, refit_train, models_dir / f"refit-{n}")
+        part = refit.arrays(view, start=max(0, chunk_start - spec.model.window))
+        for key, values in part.items():
+            if key in arrays:
+                arrays[key][chunk_start:chunk_end] = values[chunk_start:chunk_end]
+
+
 def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
                    window: tuple[int, int] | None = None, reuse: bool = False) -> Pipeline:
     """Fit (or, with reuse, load) the models, compute the per-bar arrays and build the strategy.
@@ -267,6 +288,9 @@ def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int],
     start, end = window if window is not None else (0, len(market.bars))
     needs_arrays = spec.entry.type not in MODEL_FREE or spec.exits.model.enabled
     arrays = fitted.arrays(market, start=max(0, start - spec.model.window)) if needs_arrays else {}
+    k = spec.splits.refit_every
+    if k and needs_arrays and not reuse and spec.entry.type not in MODEL_FREE:
+        _walk_forward(spec, market, train, models_dir, (start, end), k, arrays)
     report = window_report(fitted, arrays, market, start, end) if needs_arrays else {}
     return Pipeline(strategy=make_strategy(spec, fitted), series=BarSeries(arrays), exit_model=fitted.exit_model,
                     report=report)

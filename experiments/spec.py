@@ -62,7 +62,8 @@ class SplitSpec(_Section):
     holdout: float = Field(0.2, ge=0.05, le=0.5, description="fraction of sessions sealed for promotion")
     embargo_bars: int = Field(60, ge=0, le=5000, description="bars dropped after train and after validation")
     refit_every: int | None = Field(
-        None, ge=100, le=100_000, description="refit models every K evaluation cycles (None = fit once)"
+        None, ge=100, le=100_000, description="walk-forward: refit the predictor and regime model every K evaluation bars on all data up "
+        "to that point less the embargo (None = fit once on train; the exit model is always fit once)"
     )
 
     @model_validator(mode="after")

@@ -109,3 +109,13 @@ def test_splits_respect_embargo_and_order() -> None:
     assert dates[s.train[1] - 1] < dates[s.validation[0]] < dates[s.holdout[0]]
     with pytest.raises(SpecError, match="too few"):
         split_bars(market.bars.index[:390 * 2], 0.6, 0.2, 45)
+
+
+def test_walk_forward_refits_models_inside_the_window(home: Path) -> None:
+    spec = load_spec(None, ["entry.type=predictor", "data.sessions=10", "splits.embargo_bars=45", "cycles=600",
+                            "splits.refit_every=300", "exits.model.enabled=false", "model.training.epochs=1",
+                            "model.training.max_samples=400", "regime.enabled=false"])
+    res = run_experiment(spec, analyze=False)
+    assert (res.run_dir / "models" / "refit-1" / "predictor.pt").exists()
+    doc = json.loads((res.run_dir / "metrics.json").read_text())
+    assert doc["predictor"]["split"] == "validation"
