@@ -162,13 +162,14 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
             d_state=m.d_state, chunk_size=m.chunk_size, kernel_size=m.kernel_size, dropout=m.dropout,
             horizons=tuple(m.horizons), rbf_centers=m.rbf_centers, rbf_scales=tuple(m.rbf_scales),
             mc_samples=m.mc_samples, prior_sigma=m.prior_sigma, seed=spec.seed,
+            intraday=spec.data.interval != "1day",
         )
         tcfg = TrainConfig(epochs=tr.epochs, batch_size=tr.batch_size, lr=tr.lr, weight_decay=tr.weight_decay,
                            patience=tr.patience, early_stop_fraction=tr.early_stop_fraction,
                            max_samples=tr.max_samples, kl_weight=tr.kl_weight)
         log.info("training the %s predictor on %d train bars", m.encoder, b - a)
         train_market_bars = market.bars.iloc[:b]
-        features = build_features(train_market_bars)
+        features = build_features(train_market_bars, intraday=cfg.intraday)
         fitted.predictor = Predictor.fit(train_market_bars, features, b, cfg, tcfg, train_start=a)
         fitted.predictor.save(models_dir)
         fitted.report["predictor_training"] = fitted.predictor.report
