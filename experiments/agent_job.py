@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import typing
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from agents.config import AGENT_CONFIG_FILE, AgentConfig, load_agent_config
@@ -35,7 +37,7 @@ from experiments.files import append_jsonl, atomic_write_json
 from experiments.home import home_dir, runs_dir
 from experiments.queue import IdeaQueue, normalise_changes
 from experiments.queue_errors import ProposalError
-from experiments.spec import ExperimentSpec
+from experiments.spec import EntryType, ExperimentSpec
 from experiments.spec_io import apply_overrides, canonical_dict, flatten, spec_diff, spec_hash, validate_spec
 from trader.errors import GaussianError, SpecError
 from trader.signals import SIGNAL_NAMES
@@ -44,8 +46,6 @@ log = logging.getLogger("gaussian.agent_job")
 
 STATUS_FILE = "agent_status.json"
 HISTORY_FILE = "agent_history.jsonl"
-FALLBACK_ENTRY_TYPES = ("momentum", "random")
-"""Entry controllers assumed runnable when experiments.pipeline does not publish SUPPORTED_ENTRY_TYPES."""
 
 
 def status_path() -> Path:
@@ -59,10 +59,30 @@ def history_path() -> Path:
 
 
 def supported_entry_types() -> list[str]:
-    """Entry controllers the runner can build in this version (experiments.pipeline.SUPPORTED_ENTRY_TYPES)."""
+    """Entry controllers the runner can build in this version, in the spec's order.
+
+    experiments.pipeline.SUPPORTED_ENTRY_TYPES when it exists; otherwise each entry.type is probed with
+    pipeline.make_strategy over stand-in fitted models: only "not available in this build" (a SpecError) rules
+    a type out, while a stand-in that lacks what a real strategy reads shows the build does know the type.
+    """
     from experiments import pipeline
 
-    return list(getattr(pipeline, "SUPPORTED_ENTRY_TYPES", FALLBACK_ENTRY_TYPES))
+    declared = getattr(pipeline, "SUPPORTED_ENTRY_TYPES", None)
+    if declared is not None:
+        return list(declared)
+    base = ExperimentSpec().model_dump(mode="json")
+
+    def known(kind: str) -> bool:
+        spec = validate_spec(apply_overrides(base, {"entry.type": kind}), source=f"entry.type {kind}")
+        try:
+            pipeline.make_strategy(spec, SimpleNamespace(cost_per_share=0.0))  # type: ignore[arg-type]
+        except SpecError:
+            return False
+        except (AttributeError, TypeError, ValueError):
+            return True  # the stand-in models are not enough to build it, but the build knows the type
+        return True
+
+    return [kind for kind in typing.get_args(EntryType) if known(kind)]
 
 
 # ---------------------------------------------------------------------------------------------- spec helpers
@@ -184,7 +204,7 @@ def gather_context(queue: IdeaQueue, tools: SpecTools, config: AgentConfig, max_
         board = gather_leaderboard(config.leaderboard_rows)
     except GaussianError as err:
         board = []
-        notes.append(f"leaderboard unavailable: {err}")
+        notes.append(f"the leaderboard (unavailable: {err})")
     ctx = build_context(
         reports=gather_reports(tools, config.reports),
         leaderboard=board,

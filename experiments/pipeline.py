@@ -30,6 +30,7 @@ from trader.strategies.predictor_strategy import PredictorStrategy
 
 log = logging.getLogger("gaussian.pipeline")
 MODEL_FREE = ("momentum", "random")
+SUPPORTED_ENTRY_TYPES = ("consensus", "predictor", "momentum", "random")
 
 
 @dataclass

@@ -32,6 +32,7 @@ def _root(
 spec_cmd.register(cli)
 run_cmd.register(cli)
 analyze_cmd.register(cli)
+cli.add_typer(agent_cmd.app, name="agent")
 cli.add_typer(data_cmd.app, name="data")
 queue_cmd.register(cli)
 cli.add_typer(tradier_cmd.app, name="tradier-sim")
