@@ -131,12 +131,15 @@ def run_contained(args: list[str], log_path: Path, result_path: Path, limits: Li
                                 start_new_session=True)
     if on_start is not None:
         on_start(proc.pid)
-    watched = psutil.Process(proc.pid)
+    try:
+        watched: psutil.Process | None = psutil.Process(proc.pid)
+    except psutil.NoSuchProcess:  # it already exited
+        watched = None
     kind: OutcomeKind | None = None
     peak = 0.0
     try:
         while proc.poll() is None:
-            rss = _rss_mb(watched)
+            rss = _rss_mb(watched) if watched is not None else 0.0
             peak = max(peak, rss)
             if limits.memory_mb is not None and rss > limits.memory_mb:
                 kind = "memory"

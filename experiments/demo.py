@@ -36,7 +36,7 @@ class DemoSize:
     experiments: int
 
 
-FULL = DemoSize(sessions=40, rounds=2, proposals=4, experiments=3)
+FULL = DemoSize(sessions=60, rounds=2, proposals=4, experiments=3)
 FAST = DemoSize(sessions=15, rounds=1, proposals=3, experiments=2)
 
 
@@ -198,8 +198,9 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
         if last:
             c.print(checks_table(last, f"best run {top}: refused"))
         c.print("[bold yellow]nothing is promoted[/]: no run passed the gate. That is the gate doing its job: on "
-                "this small market a naive momentum rule does not beat its baselines after costs. Every decision "
-                f"is recorded in {home / 'runs' / 'promotions.jsonl'}.", highlight=False)
+                "this small market no strategy showed an edge over its baselines, after costs, that survives "
+                "deflating for the number of trials. Every decision is recorded in "
+                f"{home / 'runs' / 'promotions.jsonl'}.", highlight=False)
 
     _section(c, step + 2, "Where to look next", "")
     for r in rows:

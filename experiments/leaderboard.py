@@ -21,8 +21,8 @@ COLUMNS = ("rank", "run_id", "name", "entry", "encoder", "trades", "pnl_pct", "w
            "random_pnl_pct", "buy_hold_pnl_pct", "promoted")
 
 
-def _idea_results() -> dict[str, str | None]:
-    """idea id -> the run id recorded as its result (only ideas that have one)."""
+def _idea_results() -> dict[str, tuple[str | None, str]]:
+    """idea id -> (the run id recorded as its result or None, the idea's title)."""
     if not queue_path().exists():
         return {}
     from experiments.queue import IdeaQueue
@@ -31,7 +31,7 @@ def _idea_results() -> dict[str, str | None]:
         ideas = IdeaQueue(queue_path()).list()
     except StateError:
         return {}
-    return {i.id: (i.result.run_id if i.result else None) for i in ideas}
+    return {i.id: (i.result.run_id if i.result else None, i.title) for i in ideas}
 
 
 def _num(v: Any) -> float | None:
@@ -51,7 +51,10 @@ def _spec_bits(run_dir: Path) -> dict[str, Any]:
 
 
 def leaderboard(limit: int | None = None) -> list[dict[str, Any]]:
-    """Finished, non-abandoned runs ranked by validation Sharpe (then P&L), with baselines and the promoted flag."""
+    """Finished, non-abandoned runs ranked by validation Sharpe (then P&L), with baselines and the promoted flag.
+
+    `name` is the idea's title for runs of queued ideas, else the spec's name.
+    """
     results = _idea_results()
     promoted = current_promoted()
     promoted_id = promoted.get("run_id") if promoted else None
@@ -65,11 +68,12 @@ def leaderboard(limit: int | None = None) -> list[dict[str, Any]]:
         if is_abandoned(d):
             continue
         idea = run_idea_id(d)
-        if idea is not None and results.get(idea) not in (None, r["run_id"]):
+        recorded, title = results.get(idea or "", (None, None))
+        if recorded not in (None, r["run_id"]):
             continue  # an earlier attempt of an idea whose recorded result is another run
         m, b = r["metrics"], r["baselines"]
         rows.append({
-            "run_id": r["run_id"], "name": r["name"], **_spec_bits(d), "idea_id": idea,
+            "run_id": r["run_id"], "name": title or r["name"], **_spec_bits(d), "idea_id": idea,
             "trades": m.get("trades"), "pnl": _num(m.get("pnl")), "pnl_pct": _num(m.get("pnl_pct")),
             "win_rate": _num(m.get("win_rate")), "sharpe": _num(m.get("sharpe")),
             "dsr": current_dsr(m, n_trials, sharpes), "dsr_at_run": _num(m.get("dsr")),

@@ -85,8 +85,8 @@ class OptimizerConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> OptimizerConfig:
         if self.stale_after_s < 3 * self.heartbeat_s:
-            raise ValueError(f"stale_after_s ({self.stale_after_s:g}) must be at least 3 x heartbeat_s "
-                             f"({self.heartbeat_s:g}), or live leases would be reaped")
+            raise ValueError(f"stale_after_s (--stale-after {self.stale_after_s:g}) must be at least 3 x heartbeat_s "
+                             f"(--heartbeat {self.heartbeat_s:g}), or live leases would be reaped")
         if self.until is not None and self.until.tzinfo is None:
             raise ValueError("until must carry a time zone")
         return self
@@ -138,6 +138,10 @@ def _describe(outcome: Any) -> str:
     short = {k: (len(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in data.items()
              if isinstance(v, (str, int, float, bool, list, tuple, dict)) or v is None}
     return ", ".join(f"{k}={v}" for k, v in short.items())[:500]
+
+
+def _f2(v: Any) -> str:
+    return f"{v:.2f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "n/a"
 
 
 def _now() -> dt.datetime:
@@ -308,6 +312,7 @@ class Optimizer:
                     return
                 self._idle_since = None
                 self._run_one(idea)
+                self._check_bounds()
                 self._maybe_trigger_agent()
         except GaussianError as exc:  # the queue is locked or unreadable: log it, try again at the next tick
             log.error("runner: %s", exc)
@@ -355,9 +360,10 @@ class Optimizer:
                     raise LeaseError(f"the lease of idea {idea.id} was lost while it ran")
                 self.queue.complete(idea.id, self.wid, res["run_id"], res.get("metrics") or {})
                 rec["status"] = "done"
-                log.info("idea %s done in %.0f s: run %s, Sharpe %s, P&L %s%% (analysis %s)", idea.id,
-                         outcome.seconds, res["run_id"], (res.get("metrics") or {}).get("sharpe"),
-                         (res.get("metrics") or {}).get("pnl_pct"), res.get("analysis"))
+                m = res.get("metrics") or {}
+                log.info("idea %s done in %.0f s: run %s, %s trades, P&L %s%%, Sharpe %s (analysis %s)", idea.id,
+                         outcome.seconds, res["run_id"], m.get("trades"), _f2(m.get("pnl_pct")), _f2(m.get("sharpe")),
+                         res.get("analysis"))
             elif outcome.kind == "aborted":
                 if lease_lost:
                     raise LeaseError(f"the lease of idea {idea.id} was lost while it ran")

@@ -109,6 +109,16 @@ def _agent_spend() -> dict[str, Any] | None:
         return {"error": str(exc), "ledger": str(path)}
 
 
+def _last_agent_job() -> dict[str, Any] | None:
+    from experiments.agent_job import read_status
+
+    doc = read_status()
+    if doc is None:
+        return None
+    keep = ("time", "mode", "model", "summary", "proposals", "usd", "last_error", "budget_blocked")
+    return {k: doc.get(k) for k in keep} if "error" not in doc else doc
+
+
 def _promoted() -> dict[str, Any] | None:
     from experiments.promotion import current_promoted
 
@@ -149,8 +159,11 @@ def collect_status(now: dt.datetime | None = None) -> dict[str, Any]:
         health.append({"level": "warning", "message": f"the last {len(recent)} experiments all failed "
                                                       f"(latest: {fails[0]['error']})"})
     agent = (opt or {}).get("agent") or {}
+    last_job = _last_agent_job()
     if agent.get("last_error"):
         health.append({"level": "warning", "message": f"the last agent job failed: {agent['last_error']}"})
+    elif last_job and last_job.get("last_error"):
+        health.append({"level": "warning", "message": f"the last agent job reported: {last_job['last_error']}"})
     if spend and spend.get("blocked"):
         health.append({"level": "warning", "message": "the daily LLM spending cap is reached; the agent "
                                                       "uses no API until tomorrow (UTC)"})
@@ -165,6 +178,7 @@ def collect_status(now: dt.datetime | None = None) -> dict[str, Any]:
         "running": running,
         "recent": recent,
         "agent_spend": spend,
+        "agent_last_job": last_job,
         "promoted": _promoted(),
         "health": health,
     }

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from experiments.cli import data as data_cmd
-from experiments.cli import analyze_cmd, demo_cmd, optimize_cmd, queue_cmd, run_cmd, spec_cmd
+from experiments.cli import agent_cmd, analyze_cmd, demo_cmd, optimize_cmd, queue_cmd, run_cmd, spec_cmd
 from experiments.cli import tradier as tradier_cmd
 from experiments.home import set_home
 from trader.errors import GaussianError

@@ -45,18 +45,20 @@ def attach_console_log() -> logging.Handler:
 
 
 def leaderboard_table(rows: list[dict[str, Any]], title: str, width: int | None = None) -> Table:
-    """The leaderboard as a rich table (entry/encoder in one column, * marks the promoted run); narrow
-    terminals (under 110 columns) leave out the name and win-rate columns."""
-    wide = (width or console.width) >= 110
+    """The leaderboard as a rich table (entry/encoder in one column, * marks the promoted run); a terminal under
+    150 columns leaves out the win rate, one under 140 the name too."""
+    w = width or console.width
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
               caption="* promoted" if any(r["promoted"] for r in rows) else None)
     cols = [("#", "right"), ("run", "left"), ("name", "left"), ("entry", "left"), ("trades", "right"),
             ("P&L%", "right"), ("win", "right"), ("Sharpe", "right"), ("DSR", "right"), ("rand%", "right"),
             ("B&H%", "right"), ("", "left")]
-    keep = [c for c, _ in cols if wide or c not in ("name", "win")]
+    dropped = ({"win"} if w < 150 else set()) | ({"name"} if w < 140 else set())
+    keep = [c for c, _ in cols if c not in dropped]
     for col, justify in cols:
         if col in keep:
-            t.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+            t.add_column(col, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
+                         min_width={"#": 2, "run": 27, "": 1}.get(col), max_width=32 if col == "name" else None)
     for r in rows:
         entry = f"{r['entry'] or '-'}/{r['encoder']}" if r["encoder"] else str(r["entry"] or "-")
         cells = {"#": str(r["rank"]), "run": r["run_id"], "name": str(r["name"] or "-"), "entry": entry,
@@ -224,9 +226,11 @@ def _print_status(doc: dict[str, Any]) -> None:
     line = (f"[bold]agent[/] spend today ${spend.get('spent_today_usd', 0):.4f}"
             + (f" of ${spend['daily_cap_usd']:.2f}" if "daily_cap_usd" in spend else "")
             + f", total ${spend.get('total_usd', 0):.4f}")
-    if agent.get("last_finished"):
-        line += f"; last job {agent['last_finished']}: " + (f"[red]{agent['last_error']}[/]" if agent.get(
-            "last_error") else str(agent.get("last_outcome") or "ok"))
+    job = doc.get("agent_last_job") or {}
+    if job.get("time"):
+        line += f"; last job {job['time']}: {job.get('summary') or job.get('mode')}"
+    elif agent.get("last_finished"):
+        line += f"; last job {agent['last_finished']}: {agent.get('last_error') or agent.get('last_outcome') or 'ok'}"
     if agent.get("next_run") and opt.get("running"):
         line += f"; next {agent['next_run']}"
     console.print(line, highlight=False)
