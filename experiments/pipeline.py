@@ -30,7 +30,8 @@ from trader.strategies.predictor_strategy import PredictorStrategy
 
 log = logging.getLogger("gaussian.pipeline")
 MODEL_FREE = ("momentum", "random")
-SUPPORTED_ENTRY_TYPES = ("consensus", "predictor", "momentum", "random")
+SUPPORTED_ENTRY_TYPES = ("consensus", "predictor", "bandit", "rl", "q_scorer", "momentum", "random")
+TRAINED_CONTROLLERS = ("rl", "q_scorer")
 
 
 @dataclass
@@ -217,9 +218,11 @@ def load_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mo
     return fitted
 
 
-def make_strategy(spec: ExperimentSpec, fitted: FittedModels) -> Strategy:
-    """The entry controller the spec names, built on fitted models."""
+def make_strategy(spec: ExperimentSpec, fitted: FittedModels, controller: Strategy | None = None) -> Strategy:
+    """The entry controller the spec names, built on fitted models (rl and q_scorer come trained)."""
     kind = spec.entry.type
+    if controller is not None:
+        return controller
     if kind in MODEL_FREE:
         return baseline_strategy(kind, spec)
     if kind == "predictor":
@@ -230,6 +233,10 @@ def make_strategy(spec: ExperimentSpec, fitted: FittedModels) -> Strategy:
         cfg = ConsensusConfig(c.min_signals_to_trade, c.min_weighted_confidence, dict(c.weights),
                               tuple(c.blocked_signals))
         return ConsensusController(cfg, horizon=predictor_horizon(spec))
+    if kind == "bandit":
+        from trader.entry.bandit import BanditController
+
+        return BanditController(spec.entry.bandit.algorithm, spec.entry.bandit.epsilon, seed=spec.seed)
     raise SpecError(f"entry.type '{kind}' is not available in this build")
 
 
@@ -289,10 +296,37 @@ def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int],
     fitted = load_models(spec, market, train, models_dir) if reuse else fit_models(spec, market, train, models_dir)
     start, end = window if window is not None else (0, len(market.bars))
     needs_arrays = spec.entry.type not in MODEL_FREE or spec.exits.model.enabled
-    arrays = fitted.arrays(market, start=max(0, start - spec.model.window)) if needs_arrays else {}
+    first = train[0] if spec.entry.type in TRAINED_CONTROLLERS else max(0, start - spec.model.window)
+    arrays = fitted.arrays(market, start=first) if needs_arrays else {}
+    controller = _controller(spec, market, train, models_dir, arrays, reuse) if (
+        spec.entry.type in TRAINED_CONTROLLERS) else None
     k = spec.splits.refit_every
     if k and needs_arrays and not reuse and spec.entry.type not in MODEL_FREE:
         _walk_forward(spec, market, train, models_dir, (start, end), k, arrays)
     report = window_report(fitted, arrays, market, start, end) if needs_arrays else {}
-    return Pipeline(strategy=make_strategy(spec, fitted), series=BarSeries(arrays), exit_model=fitted.exit_model,
-                    report=report)
+    if controller is not None and getattr(controller, "report", None):
+        report[spec.entry.type] = controller.report
+    return Pipeline(strategy=make_strategy(spec, fitted, controller), series=BarSeries(arrays),
+                    exit_model=fitted.exit_model, report=report)
+
+
+def _controller(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
+                arrays: dict[str, np.ndarray], reuse: bool) -> Strategy:
+    """Train (or load) the RL policy or the Q-scorer on the training split."""
+    cfg = engine_config(spec)
+    if spec.entry.type == "rl":
+        from trader.entry.rl import RLPolicy, train_rl
+
+        if reuse:
+            return RLPolicy.load(models_dir, cfg.max_positions)
+        log.info("training the PPO entry policy for %d steps", spec.entry.rl.timesteps)
+        return train_rl(market, BarSeries(arrays), train, cfg, spec.entry.rl.timesteps, spec.entry.rl.risk_penalty,
+                        spec.seed, models_dir)
+    from trader.entry.q_scorer import QScorer, train_q_scorer
+
+    if reuse:
+        return QScorer.load(models_dir, spec.entry.q_scorer.threshold)
+    log.info("simulating outcomes and fitting the Q-scorer on the training split")
+    scorer = train_q_scorer(market, BarSeries(arrays), train, cfg, spec.entry.q_scorer.threshold, seed=spec.seed)
+    scorer.save(models_dir)
+    return scorer

@@ -99,6 +99,8 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
         return (lambda k: progress(name, k, total)) if progress else None
 
     res = evaluate(spec, market, start, end, pipe.strategy, pipe.series, pipe.exit_model, tick("evaluate"))
+    if hasattr(pipe.strategy, "summary"):
+        pipe.report["bandit"] = {"posteriors": pipe.strategy.summary(), "updates": pipe.strategy.updates}
     if pipe.exit_model is not None:
         pipe.report.setdefault("exit_model", {}).update(consulted=pipe.exit_model.consulted,
                                                         fired=pipe.exit_model.fired)

@@ -148,6 +148,11 @@ class Engine:
 
     def step(self, i: int) -> list[Intent]:
         """Process one bar: fills, expiry, marks and exits, then the strategy's decision."""
+        self.prepare(i)
+        return self._decide(i)
+
+    def prepare(self, i: int) -> None:
+        """The first half of a bar: move the clock, take fills, settle expiries, mark and run the exit layers."""
         self.clock.advance_to(i)
         self.series.now = i
         fills, rejects = self.broker.poll(i)
@@ -157,7 +162,24 @@ class Engine:
             self._on_reject(r)
         self._settle_expiring(i)
         self._mark_and_exit(i)
+
+    def decide(self, i: int) -> list[Intent]:
+        """The second half of a bar (after `prepare`): the strategy decides and its intents become orders."""
         return self._decide(i)
+
+    def snapshot(self, i: int) -> Snapshot:
+        """What a strategy may know at bar i."""
+        return Snapshot(
+            i=i,
+            time=self._stamps[i],
+            closes=self.feed._close[: i + 1],
+            positions=tuple(self.positions.values()),
+            cash=self.broker.cash(),
+            equity=self.broker.cash() + self._open_value(),
+            minutes_to_close=float(self._to_close[i]),
+            series=self.series,
+            pending_opens=self._pending_opens,
+        )
 
     # ------------------------------------------------------------------------------------- exits
     def _mark_and_exit(self, i: int) -> None:
@@ -213,18 +235,7 @@ class Engine:
 
     # ---------------------------------------------------------------------------------- decisions
     def _decide(self, i: int) -> list[Intent]:
-        snap = Snapshot(
-            i=i,
-            time=self._stamps[i],
-            closes=self.feed._close[: i + 1],
-            positions=tuple(self.positions.values()),
-            cash=self.broker.cash(),
-            equity=self.broker.cash() + self._open_value(),
-            minutes_to_close=float(self._to_close[i]),
-            series=self.series,
-            pending_opens=self._pending_opens,
-        )
-        intents = self.strategy.decide(snap)
+        intents = self.strategy.decide(self.snapshot(i))
         if not intents:
             return intents
         acted = []
