@@ -110,8 +110,9 @@ def load_run(run_dir: Path) -> RunInputs:
         raise StateError(f"{run_dir / 'spec.json'} has no 'spec' object")
     doc = _read_json(run_dir / "metrics.json")
     split = doc.get("split", "validation")
-    if split != "validation":
-        raise StateError(f"{run_dir / 'metrics.json'} holds split '{split}'; the analysis reads validation only")
+    if split not in ("validation", "paper"):
+        raise StateError(f"{run_dir / 'metrics.json'} holds split '{split}'; the analysis reads validation "
+                         "(or paper-trading) figures only")
     if not isinstance(doc.get("metrics"), dict):
         raise StateError(f"{run_dir / 'metrics.json'} has no 'metrics' object")
     trades = normalize_trades(_read_parquet(run_dir / "trades.parquet"), str(run_dir / "trades.parquet"))

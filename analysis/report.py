@@ -117,7 +117,8 @@ def build_analysis(run: RunInputs, min_trades: int = DEFAULT_MIN_TRADES) -> dict
     wins = int((trades["pnl"] > 0).sum()) if has_trades else 0
     return jsonable({
         "analysis_version": ANALYSIS_VERSION, "run_id": run.run_id, "spec_hash": run.spec_hash,
-        "split": "validation", "window": window, "min_trades": min_trades, "spec_summary": _spec_summary(run.spec),
+        "split": run.doc.get("split", "validation"), "window": window, "min_trades": min_trades,
+        "spec_summary": _spec_summary(run.spec),
         "metrics": metrics, "baselines": baselines, "confidence": conf,
         "winners_vs_losers": {"wins": wins, "losses": len(trades) - wins, "numeric": numeric,
                               "categorical": categorical},

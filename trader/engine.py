@@ -155,11 +155,7 @@ class Engine:
         """The first half of a bar: move the clock, take fills, settle expiries, mark and run the exit layers."""
         self.clock.advance_to(i)
         self.series.now = i
-        fills, rejects = self.broker.poll(i)
-        for f in fills:
-            self._on_fill(f, i)
-        for r in rejects:
-            self._on_reject(r)
+        self._take_fills(i)
         self._settle_expiring(i)
         self._mark_and_exit(i)
 
@@ -230,14 +226,25 @@ class Engine:
                 price = max(0.0, q.bid)
             except MissingQuoteError:
                 price = max(0.0, pos.last_mark)
-            fees = self.broker.liquidate(pos.contracts, price)
+            fees = self.broker.liquidate(pos.contracts, price, symbol=pos.symbol)
             self._close_trade(pos, price, fees, self._ends[i], reason)
 
     # ---------------------------------------------------------------------------------- decisions
     def _decide(self, i: int) -> list[Intent]:
         intents = self.strategy.decide(self.snapshot(i))
-        if not intents:
-            return intents
+        acted = self._act(intents, i) if intents else intents
+        if self.cfg.costs.latency_bars == 0:
+            self._take_fills(i)  # zero latency: orders of this bar fill at this bar's quote
+        return acted
+
+    def _take_fills(self, i: int) -> None:
+        fills, rejects = self.broker.poll(i)
+        for f in fills:
+            self._on_fill(f, i)
+        for r in rejects:
+            self._on_reject(r)
+
+    def _act(self, intents: list[Intent], i: int) -> list[Intent]:
         acted = []
         for intent in intents:
             if intent.action == "close" and intent.position_id in self.positions:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from experiments.cli import data as data_cmd
-from experiments.cli import agent_cmd, analyze_cmd, demo_cmd, optimize_cmd, queue_cmd, run_cmd, spec_cmd
+from experiments.cli import agent_cmd, analyze_cmd, demo_cmd, optimize_cmd, paper_cmd, queue_cmd, run_cmd, spec_cmd
 from experiments.cli import tradier as tradier_cmd
 from experiments.home import set_home
 from trader.errors import GaussianError
@@ -38,6 +38,7 @@ queue_cmd.register(cli)
 cli.add_typer(tradier_cmd.app, name="tradier-sim")
 optimize_cmd.register(cli)
 demo_cmd.register(cli)
+paper_cmd.register(cli)
 
 
 def app() -> None:

@@ -92,7 +92,7 @@ class SimBroker:
         self._pending = [p for p in self._pending if p.order.order_id != order_id]
         return len(self._pending) < before
 
-    def liquidate(self, contracts: int, price: float) -> float:
+    def liquidate(self, contracts: int, price: float, symbol: str | None = None) -> float:
         """Sell immediately at `price` (end of data, kill switch); returns the fees charged."""
         fees = self.costs.fees(contracts)
         self._cash += max(0.0, price) * 100.0 * contracts - fees
