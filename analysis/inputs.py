@@ -111,8 +111,8 @@ def load_run(run_dir: Path) -> RunInputs:
     doc = _read_json(run_dir / "metrics.json")
     split = doc.get("split", "validation")
     if split not in ("validation", "paper"):
-        raise StateError(f"{run_dir / 'metrics.json'} holds split '{split}'; the analysis reads validation "
-                         "(or paper-trading) figures only")
+        raise StateError(f"{run_dir / 'metrics.json'} holds split '{split}'; the analysis reads validation only "
+                         "(or a paper-trading session)")
     if not isinstance(doc.get("metrics"), dict):
         raise StateError(f"{run_dir / 'metrics.json'} has no 'metrics' object")
     trades = normalize_trades(_read_parquet(run_dir / "trades.parquet"), str(run_dir / "trades.parquet"))

@@ -13,7 +13,7 @@ from experiments.home import set_home
 from experiments.runner import evaluate_holdout, run_experiment
 from experiments.spec_io import load_spec
 from experiments.splits import split_bars
-from trader.errors import SpecError
+from trader.errors import DataError, SpecError
 from trader.market.synthetic import generate_synthetic
 
 SMALL = ["entry.type=momentum", "exits.model.enabled=false", "data.sessions=10", "splits.embargo_bars=45", "cycles=600"]
@@ -64,10 +64,10 @@ def test_same_spec_gives_byte_identical_metrics(tmp_path: Path) -> None:
 
 
 def test_failed_run_is_counted_in_the_ledger(home: Path) -> None:
-    with pytest.raises(SpecError):
-        run_experiment(load_spec(None, [*SMALL, "entry.type=rl"]), analyze=False)
+    with pytest.raises(DataError):
+        run_experiment(load_spec(None, [*SMALL, "data.source=file", "data.path=missing-bars.csv"]), analyze=False)
     (line,) = ledger.entries()
-    assert line["status"] == "failed" and "rl" in line["error"]
+    assert line["status"] == "failed" and "missing-bars.csv" in line["error"]
     assert ledger.trial_count() == 1
 
 
