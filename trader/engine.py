@@ -155,7 +155,7 @@ class Engine:
         """The first half of a bar: move the clock, take fills, settle expiries, mark and run the exit layers."""
         self.clock.advance_to(i)
         self.series.now = i
-        self._take_fills(i)
+        self.take_fills(i)
         self._settle_expiring(i)
         self._mark_and_exit(i)
 
@@ -234,10 +234,11 @@ class Engine:
         intents = self.strategy.decide(self.snapshot(i))
         acted = self._act(intents, i) if intents else intents
         if self.cfg.costs.latency_bars == 0:
-            self._take_fills(i)  # zero latency: orders of this bar fill at this bar's quote
+            self.take_fills(i)  # zero latency: orders of this bar fill at this bar's quote
         return acted
 
-    def _take_fills(self, i: int) -> None:
+    def take_fills(self, i: int) -> None:
+        """Ask the broker for fills and rejections up to bar i and book them."""
         fills, rejects = self.broker.poll(i)
         for f in fills:
             self._on_fill(f, i)
@@ -374,4 +375,25 @@ class Engine:
 
     def _open_value(self) -> float:
         return sum(p.last_mark * 100.0 * p.contracts for p in self.positions.values())
+
+    def open_value(self) -> float:
+        """Open positions at their last marks (mid), in dollars."""
+        return self._open_value()
+
+    # ------------------------------------------------------------------------------------ restarts
+    def bookkeeping(self) -> dict[str, Any]:
+        """What a restart needs besides the positions: the counters, the last entry bar and working orders."""
+        return {"next_order": self._next_order, "next_position": self._next_position,
+                "last_entry_bar": self._last_entry_bar,
+                "working": [(order, dict(meta)) for order, meta in self._orders.values()]}
+
+    def restore(self, positions: list[Position], working: list[tuple[Order, dict]], next_order: int,
+                next_position: int, last_entry_bar: int) -> None:
+        """Resume from saved bookkeeping (paper/live restarts): positions, working orders and counters."""
+        self.positions = {p.position_id: p for p in positions}
+        self._orders = {o.order_id: (o, meta) for o, meta in working}
+        self._pending_opens = sum(1 for o, _ in working if o.side is Side.BUY_TO_OPEN)
+        self._next_order = max([next_order, *(o.order_id + 1 for o, _ in working)])
+        self._next_position = max([next_position, *(p.position_id + 1 for p in positions)])
+        self._last_entry_bar = last_entry_bar
 

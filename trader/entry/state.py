@@ -36,7 +36,8 @@ def state_vector(series: BarSeries, i: int, n_open: int, max_positions: int, min
     for s in SIGNAL_NAMES:
         status = int(series.at(f"sig_{s}_status", i))
         vetoes += status == VETO
-        out.append(float(status == PASS) * float(series.at(f"sig_{s}_dir", i)) * float(series.at(f"sig_{s}_strength", i)))
+        passing = float(status == PASS)
+        out.append(passing * float(series.at(f"sig_{s}_dir", i)) * float(series.at(f"sig_{s}_strength", i)))
     out.append(float(vetoes))
     for h in _horizons(series):
         p = float(series.at(f"pred_p_up_{h}", i))
