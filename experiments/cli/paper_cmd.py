@@ -1,91 +1,82 @@
-"""`gaussian paper` (the promoted model through the engine against a Tradier venue) and `gaussian live`."""
+"""`gaussian paper` (the promoted model through the engine at a paper venue) and `gaussian live` (refuses unless
+a live token, --live and a typed confirmation are all there)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
-
-from trader.errors import GaussianError
+from rich.table import Table
 
 console = Console()
 CONFIRMATION = "I accept real-money risk"
+VENUE_HELP = ("replay: a local Tradier server replaying a recorded day; sandbox: Tradier's paper account on the "
+              "wall clock; sim-on-tradier: Tradier quotes, simulated fills")
 
 
-class PaperError(GaussianError):
-    """Paper or live trading cannot start as asked."""
+def _refuse(message: str) -> None:
+    """One clear line on stderr, exit code 2."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
 
 
-def _kill_switches(home: Path, overrides: dict):  # noqa: ANN202
-    from experiments.paper import KillSwitches
+def _summary(doc: dict[str, Any], session_dir: Path) -> Table:
+    m = doc.get("metrics") or {}
+    t = Table(title=f"paper session {session_dir.name} ({doc.get('venue')})")
+    t.add_column("")
+    t.add_column("value", justify="right")
+    per_bar = doc.get("loop_seconds_per_bar")
+    rows = [("bars", (doc.get("window") or {}).get("bars", 0)), ("decisions", doc.get("decisions")),
+            ("orders", doc.get("orders")), ("rejected orders", doc.get("rejected_orders")),
+            ("trades", m.get("trades")), ("P&L $", m.get("pnl")), ("complete day", doc.get("complete")),
+            ("kill switch", doc.get("stopped") or "-"),
+            ("loop ms / bar", f"{per_bar * 1000:.1f}" if per_bar else "-"), ("directory", str(session_dir))]
+    for k, v in rows:
+        t.add_row(k, f"{v:,.2f}" if isinstance(v, float) else str(v))
+    return t
 
-    path = home / "paper.yaml"
-    data = yaml.safe_load(path.read_text()) if path.exists() else {}
-    data = {**(data or {}).get("kill_switches", {}), **{k: v for k, v in overrides.items() if v is not None}}
-    try:
-        return KillSwitches(**data)
-    except ValueError as exc:
-        raise PaperError(f"{path}: bad kill_switches: {str(exc).splitlines()[0]}") from None
 
-
-def run_replay(run: str | None, day: str | None, session: str | None, bars: int | None, kill: dict,
-               resume: bool) -> Path:
-    """Paper trade a run's pipeline against the local Tradier replaying one session of its market."""
-    from experiments.backtest import truncated
+def _run(run: str | None, venue: str, day: str | None, market: str | None, session: str | None,
+         bars: int | None, overrides: dict[str, Any], arrays: str, as_json: bool, resume: bool) -> None:
     from experiments.home import home_dir
-    from experiments.market_loader import load_market_for
-    from experiments.paper import PaperSession, session_bounds
-    from experiments.pipeline import build_pipeline
-    from experiments.run_store import read_json, resolve_run
-    from experiments.spec_io import validate_spec
-    from experiments.splits import split_bars
-    from trader.broker.tradier_client import TradierClient
-    from trader.broker.tradier_sim import TradierSim
+    from experiments.paper_guard import load_limits
+    from experiments.paper_venues import load_pipeline, open_session
 
     home = home_dir()
-    if run is None:
-        promoted = home / "runs" / "promoted.json"
-        if not promoted.exists():
-            raise PaperError("no run is promoted (runs/promoted.json missing): promote one or pass --run RUN")
-        run = read_json(promoted)["run_id"]
-    run_dir = resolve_run(run)
-    spec = validate_spec(read_json(run_dir / "spec.json")["spec"], str(run_dir / "spec.json"))
-    market = load_market_for(spec)
-    a, b = session_bounds(market, dt.date.fromisoformat(day) if day else None)
-    if bars:
-        b = min(b, a + bars)
-    splits = split_bars(market.bars.index, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
-    pipe = build_pipeline(spec, truncated(market, b), splits.train, run_dir / "models", window=(a, b), reuse=True)
-    fitted = None
-    if pipe.series.names():
-        from experiments.pipeline import load_models
+    when = dt.date.fromisoformat(day) if day else None
+    limits = load_limits(home, overrides)
+    pipe = load_pipeline(run)
+    data = None
+    if market:
+        from experiments.cli.data import load_named_market
 
-        fitted = load_models(spec, truncated(market, b), splits.train, run_dir / "models")
-    name = session or f"{run_dir.name}-{market.bars.index[a].date()}"
-    sdir = home / "paper" / name
-    if sdir.exists() and not resume and (sdir / "state.json").exists():
-        raise PaperError(f"paper session {sdir} exists: pass --resume to continue it or --session NEW")
-    token, account = "sim-token", "VA00000001"
-    with TradierSim(market, token=token, account_id=account, cash=spec.trading.initial_balance, start_index=a,
-                    rate_limit=1_000_000) as sim:
-        client = TradierClient(token, account, base_url=sim.url)
-        ps = PaperSession(sdir, home, spec, fitted, pipe.strategy, market, client, _kill_switches(home, kill),
-                          run_id=run_dir.name, advance=sim.set_index)
-        start = a
-        if resume:
-            nxt = ps.resume()
-            start = max(a, nxt)
-        console.print(f"paper trading run {run_dir.name} on {market.bars.index[a].date()} "
-                      f"(bars {start}..{b - 1}) against the local Tradier at {sim.url}")
-        metrics = ps.run(start, b)
-    console.print(f"{len(ps.engine.decisions)} decisions, {metrics.get('trades', 0)} trades, "
-                  f"P&L {metrics.get('pnl', 0.0):+.2f}; stopped: {ps.stopped or 'no'}")
-    console.print(f"session files: {sdir} (journal.jsonl, state.json, trades, metrics, ANALYSIS.md)")
-    return sdir
+        data = load_named_market(market)
+    paper, place = open_session(pipe, venue, home, limits, day=when, market=data, session=session,
+                                arrays_mode=arrays)
+    if (paper.dir / "state.json").exists() and not resume:
+        place.close()
+        _refuse(f"paper session {paper.dir} exists: pass --resume to continue it (reconciling with the broker) "
+                "or --session NEW")
+    def show(i: int, row: dict[str, Any]) -> None:
+        if as_json or (venue == "replay" and not row["decisions"]):
+            return
+        acts = "; ".join(f"{a} {'call' if d > 0 else 'put' if d < 0 else ''}".strip() if a == "open" else f"{a} #{p}"
+                         for intents in row["decisions"] for a, d, p in intents)
+        console.print(f"{row['time'][:16]}  equity {row['equity']:,.2f}  open {row['n_open']}"
+                      + (f"  {acts}" if acts else "") + (f"  [stopped: {row['stopped']}]" if row["stopped"] else ""))
+
+    try:
+        doc = paper.run(max_bars=bars, on_bar=show)
+    finally:
+        place.close()
+    if as_json:
+        typer.echo(json.dumps({"session_dir": str(paper.dir), **doc}, default=str))
+    else:
+        console.print(_summary(doc, paper.dir))
 
 
 def register(cli: typer.Typer) -> None:
@@ -93,38 +84,69 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("paper")
     def paper(
-        run: Optional[str] = typer.Option(None, "--run", help="Run to trade (default: the promoted run)."),
-        venue: str = typer.Option("replay", "--venue", help="replay (local Tradier) | sandbox | sim-on-tradier"),
-        day: Optional[str] = typer.Option(None, "--day", help="Session to replay, YYYY-MM-DD (default: last)."),
-        bars: Optional[int] = typer.Option(None, "--bars", min=1, help="Stop after this many bars."),
-        session: Optional[str] = typer.Option(None, "--session", help="Session name under paper/."),
-        resume: bool = typer.Option(False, "--resume", help="Continue a session, reconciling with the broker."),
-        max_daily_loss: Optional[float] = typer.Option(None, "--max-daily-loss"),
-        max_open_positions: Optional[int] = typer.Option(None, "--max-open-positions"),
-        max_orders_per_minute: Optional[int] = typer.Option(None, "--max-orders-per-minute"),
-        halt_file: Optional[str] = typer.Option(None, "--halt-file"),
+        run: Annotated[str | None, typer.Option("--run", help="Run id (default: the promoted run).")] = None,
+        venue: Annotated[str, typer.Option("--venue", help=VENUE_HELP)] = "replay",
+        day: Annotated[str | None, typer.Option("--day", help="replay: the session to replay, YYYY-MM-DD "
+                                                   "(default: the market's last).")] = None,
+        market: Annotated[str | None, typer.Option("--market", help="replay: a cached market instead of the "
+                                                      "run's own data.")] = None,
+        session: Annotated[str | None, typer.Option("--session", help="Session name under paper/ (default "
+                                                       "<venue>-<day>).")] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Continue an existing session, reconciling it "
+                                             "with the broker.")] = False,
+        bars: Annotated[int | None, typer.Option("--bars", min=1, help="Process at most this many bars "
+                                                    "now (the session resumes later).")] = None,
+        max_daily_loss: Annotated[float | None, typer.Option("--max-daily-loss", min=0.01,
+                                                               help="Kill switch: $ loss in the day.")] = None,
+        max_open_positions: Annotated[int | None, typer.Option("--max-open-positions", min=1,
+                                                                 help="Kill switch: open positions.")] = None,
+        max_orders_per_minute: Annotated[int | None, typer.Option("--max-orders-per-minute", min=1,
+                                                                    help="Kill switch: orders a minute.")] = None,
+        halt_file: Annotated[str | None, typer.Option("--halt-file", help="Kill switch: no entries while "
+                                                         "this file exists (default <home>/HALT).")] = None,
+        arrays: Annotated[str, typer.Option("--arrays", help="stream (default) or recompute the per-bar "
+                                            "arrays each bar.")] = "stream",
+        as_json: Annotated[bool, typer.Option("--json", help="Print the session's metrics as JSON.")] = False,
     ) -> None:
-        """Paper trade the promoted model's exact pipeline through the engine."""
-        if venue != "replay":
-            raise PaperError(f"venue '{venue}' needs a real-time bar feed from Tradier, which this build does not "
-                             "have yet; use --venue replay")
-        run_replay(run, day, session, bars, {"max_daily_loss": max_daily_loss,
-                                             "max_open_positions": max_open_positions,
-                                             "max_orders_per_minute": max_orders_per_minute,
-                                             "halt_file": halt_file}, resume)
+        """Paper-trade the promoted model's exact pipeline, one bar at a time, with kill switches and a journal."""
+        from experiments.paper_venues import VENUES
+
+        if venue not in VENUES:
+            _refuse(f"--venue {venue!r} is not one of {', '.join(VENUES)}")
+        if (day or market) and venue != "replay":
+            _refuse("--day and --market apply to --venue replay only (the other venues trade today)")
+        overrides = {"max_daily_loss": max_daily_loss, "max_open_positions": max_open_positions,
+                     "max_orders_per_minute": max_orders_per_minute, "halt_file": halt_file}
+        _run(run, venue, day, market, session, bars, overrides, arrays, as_json, resume)
 
     @cli.command("live")
     def live(
-        live_flag: bool = typer.Option(False, "--live", help="Required: you mean real money."),
-        confirm: Optional[str] = typer.Option(None, "--confirm", help=f"Type exactly: {CONFIRMATION}"),
+        run: Annotated[str | None, typer.Option("--run", help="Run id (default: the promoted run).")] = None,
+        live_flag: Annotated[bool, typer.Option("--live", help="Trade real money (required).")] = False,
+        confirm: Annotated[str | None, typer.Option("--confirm", help=f"Type exactly: {CONFIRMATION}")] = None,
+        session: Annotated[str | None, typer.Option("--session", help="Session name under paper/.")] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Continue an existing session.")] = False,
+        max_daily_loss: Annotated[float | None, typer.Option("--max-daily-loss", min=0.01)] = None,
+        max_open_positions: Annotated[int | None, typer.Option("--max-open-positions", min=1)] = None,
+        max_orders_per_minute: Annotated[int | None, typer.Option("--max-orders-per-minute", min=1)] = None,
+        halt_file: Annotated[str | None, typer.Option("--halt-file")] = None,
     ) -> None:
-        """Live trading: refuses unless a live token, --live and the typed confirmation are all present."""
-        token = os.environ.get("TRADIER_TOKEN")
-        if not token or os.environ.get("TRADIER_ENV", "sandbox") != "live":
-            raise PaperError("live trading refused: set TRADIER_TOKEN to a live token and TRADIER_ENV=live")
+        """Live trading with real money: refused unless a live token, --live and the typed confirmation are given."""
         if not live_flag:
-            raise PaperError("live trading refused: pass --live")
-        if confirm != CONFIRMATION:
-            raise PaperError(f"live trading refused: pass --confirm \"{CONFIRMATION}\" exactly")
-        raise PaperError("live trading is not available in this build: the live venue needs a real-time bar feed "
-                         "that is not built yet; nothing was sent")
+            _refuse("live trading is off: pass --live to trade real money (paper trading: `gaussian paper`)")
+        token = os.environ.get("TRADIER_TOKEN", "").strip()
+        env = os.environ.get("TRADIER_ENV", "sandbox").strip().lower()
+        if not token or env != "live" or not os.environ.get("TRADIER_ACCOUNT_ID", "").strip():
+            _refuse("no live token: set TRADIER_ENV=live, TRADIER_TOKEN (the live token) and TRADIER_ACCOUNT_ID")
+        if confirm is None:
+            try:
+                confirm = typer.prompt(f"Type \"{CONFIRMATION}\" to trade real money", default="",
+                                       show_default=False)
+            except (typer.Abort, EOFError):
+                typer.echo()  # end the prompt's line
+                _refuse(f"live trading needs the typed confirmation: --confirm \"{CONFIRMATION}\"")
+        if confirm.strip() != CONFIRMATION:
+            _refuse(f"the confirmation did not match \"{CONFIRMATION}\"; nothing was traded")
+        overrides = {"max_daily_loss": max_daily_loss, "max_open_positions": max_open_positions,
+                     "max_orders_per_minute": max_orders_per_minute, "halt_file": halt_file}
+        _run(run, "live", None, None, session, None, overrides, "stream", False, resume)
