@@ -17,7 +17,7 @@ import pandas as pd
 from analysis.fmt import money, num, pct, pval
 from trader.metrics import mean_ci, wilson_interval
 
-# Mirrors experiments.spec.SIGNAL_NAMES (a test keeps them equal).
+# Mirrors experiments.spec.model.SIGNAL_NAMES (a test keeps them equal).
 SIGNAL_NAMES = ("predictor_agreement", "hmm_stance", "momentum", "volatility_window", "technical", "options_flow",
                 "regime_quality", "advanced")
 

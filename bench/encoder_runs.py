@@ -25,8 +25,8 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as home:
         os.environ["GAUSSIAN_HOME"] = home
-        from experiments.runner import run_experiment
-        from experiments.spec_io import load_spec
+        from experiments.runs.runner import run_experiment
+        from experiments.spec.io import load_spec
 
         rows = []
         for enc in args.encoders.split(","):

@@ -15,13 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.backtest import evaluate  # noqa: E402
-from experiments.spec_io import load_spec  # noqa: E402
-from trader.market.synthetic import generate_synthetic  # noqa: E402
-from trader.strategies.baselines import MomentumStrategy, RandomStrategy  # noqa: E402
+from experiments.runs.backtest import evaluate
+from experiments.spec.io import load_spec
+from trader.market.synthetic import generate_synthetic
+from trader.strategies.baselines import MomentumStrategy, RandomStrategy
 
 
-def best_of(fn, repeat: int) -> tuple[float, object]:  # noqa: ANN001
+def best_of(fn, repeat: int) -> tuple[float, object]:
     """Best wall time of `repeat` calls, and the last result."""
     best, out = float("inf"), None
     for _ in range(repeat):
@@ -50,7 +50,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as home:
         os.environ["GAUSSIAN_HOME"] = home
-        from experiments.runner import run_experiment
+        from experiments.runs.runner import run_experiment
 
         spec5k = load_spec(None, ["entry.type=momentum", "exits.model.enabled=false", "data.sessions=80"])
         run_experiment(spec5k, cycles=5000, analyze=False)  # warm: generates and caches the market

@@ -24,11 +24,11 @@ def main() -> None:
     ap.add_argument("--history", type=int, default=5, help="sessions of history before the replayed one")
     ap.add_argument("--bars", type=int, default=120)
     args = ap.parse_args()
-    from experiments.paper import PaperSession
-    from experiments.paper_guard import PaperLimits
-    from experiments.paper_venues import replay_venue, session_bounds
-    from experiments.pipeline import fit_models, make_strategy
-    from experiments.spec_io import load_spec
+    from experiments.paper.guard import PaperLimits
+    from experiments.paper.session import PaperSession
+    from experiments.paper.venues import replay_venue, session_bounds
+    from experiments.runs.pipeline import fit_models, make_strategy
+    from experiments.spec.io import load_spec
     from trader.market.synthetic import generate_synthetic
 
     market = generate_synthetic(sessions=args.history + 1, seed=1)
@@ -73,7 +73,7 @@ def main() -> None:
 
 
 def _free(spec):
-    from experiments.pipeline import FittedModels
+    from experiments.runs.pipeline import FittedModels
 
     return FittedModels(spec=spec)
 

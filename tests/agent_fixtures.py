@@ -11,9 +11,9 @@ from agents.context import AgentContext, ReportDigest, build_context, read_repor
 from agents.settings import LLMSettings
 from analysis.inputs import load_run
 from analysis.report import build_analysis
-from experiments.agent_job import SpecTools
-from experiments.queue import IdeaQueue
-from experiments.spec import ExperimentSpec
+from experiments.ideas.queue import IdeaQueue
+from experiments.optimizer.agent_job import SpecTools
+from experiments.spec.model import ExperimentSpec
 from tests.analysis_fixtures import fixed_trades, spec_dict, write_run
 from trader.signals import SIGNAL_NAMES
 

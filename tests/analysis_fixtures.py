@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.spec_io import apply_overrides, spec_hash, validate_spec
+from experiments.spec.io import apply_overrides, spec_hash, validate_spec
 from trader.domain import ExitReason, Trade, trades_frame
 from trader.metrics import compute_metrics
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.sink import Source
-from experiments.queue import IdeaQueue
+from experiments.ideas.queue import IdeaQueue
 
 TINY_BASE = "entry: {type: momentum}\ndata: {sessions: 10}\nsplits: {embargo_bars: 45}\ncycles: 600\n"
 REPO = Path(__file__).resolve().parents[1]

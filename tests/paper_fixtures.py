@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from experiments.paper import PaperSession
-from experiments.paper_guard import PaperLimits
-from experiments.paper_venues import replay_venue
-from experiments.spec import ExperimentSpec
-from experiments.spec_io import load_spec
+from experiments.paper.guard import PaperLimits
+from experiments.paper.session import PaperSession
+from experiments.paper.venues import replay_venue
+from experiments.spec.io import load_spec
+from experiments.spec.model import ExperimentSpec
 from trader.broker.tradier_sim import TradierSim
 from trader.market.base import Market
 from trader.market.synthetic import generate_synthetic

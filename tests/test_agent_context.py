@@ -21,7 +21,7 @@ from agents.llm_errors import LLMConfigError
 from agents.prompts import render_system, render_user
 from agents.proposal import PROTECTED_FIELDS, is_protected, protected_field_errors
 from agents.search_space import search_space
-from experiments.spec import ExperimentSpec
+from experiments.spec.model import ExperimentSpec
 from tests.agent_fixtures import (
     HOLDOUT_PNL,
     HOLDOUT_SHARPE,

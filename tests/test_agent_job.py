@@ -9,8 +9,10 @@ import yaml
 from typer.testing import CliRunner
 
 from agents.cost_ledger import CostLedger, default_ledger_path
-from experiments import ledger as run_ledger
-from experiments.agent_job import (
+from experiments.cli.agent_cmd import app
+from experiments.home import set_home
+from experiments.ideas.queue import IdeaQueue
+from experiments.optimizer.agent_job import (
     gather_context,
     history_path,
     read_status,
@@ -18,9 +20,7 @@ from experiments.agent_job import (
     status_path,
     supported_entry_types,
 )
-from experiments.cli.agent_cmd import app
-from experiments.home import set_home
-from experiments.queue import IdeaQueue
+from experiments.runs import ledger as run_ledger
 from tests.agent_fixtures import HOLDOUT_PNL, HOLDOUT_SHARPE, KEY, TRADIER_TOKEN, proposal, write_analysed_run
 from tests.fake_anthropic import (
     FakeAnthropic,
@@ -76,7 +76,7 @@ def test_dry_run_touches_neither_queue_nor_status(home: Path) -> None:
 
 def test_context_gathers_reports_tried_list_and_ledger_failures(home: Path) -> None:
     from agents.config import AgentConfig
-    from experiments.agent_job import SpecTools
+    from experiments.optimizer.agent_job import SpecTools
 
     run_ledger.record("20240115-000000-aaaaaa-0001", "f" * 16, "failed", error="out of memory in fit")
     queue = IdeaQueue.from_home()

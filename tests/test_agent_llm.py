@@ -12,8 +12,8 @@ from agents.meta_agent import propose_with_llm
 from agents.outcome import ProposeOutcome
 from agents.proposal import ProposalBatch
 from agents.sink import Source
-from experiments.queue import IdeaQueue
-from experiments.spec import ExperimentSpec
+from experiments.ideas.queue import IdeaQueue
+from experiments.spec.model import ExperimentSpec
 from tests.agent_fixtures import (
     KEY,
     TRADIER_ACCOUNT,
@@ -343,7 +343,7 @@ def test_no_secret_in_any_request(fake_anthropic: FakeAnthropic, queue: IdeaQueu
 
 def test_auto_approve_policy_applies_to_agent_proposals(fake_anthropic: FakeAnthropic, tmp_path: Path,
                                                         ledger: CostLedger) -> None:
-    from experiments.autoapprove import AutoApprovePolicy
+    from experiments.ideas.autoapprove import AutoApprovePolicy
 
     queue = IdeaQueue(tmp_path / "q" / "ideas.json", base=ExperimentSpec(),
                       policy=AutoApprovePolicy(enabled=True, allowed_fields=["exits."]))

@@ -6,7 +6,7 @@ from pathlib import Path
 from agents.context import TriedItem
 from agents.offline import ENCODER_CANDIDATES, offline_candidates, propose_offline
 from agents.sink import Source
-from experiments.spec import ExperimentSpec
+from experiments.spec.model import ExperimentSpec
 from tests.agent_fixtures import digest_of, make_queue, sample_context, sample_digest, spec_tools, write_analysed_run
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from analysis.recommend import BOUNDS, LIST_FIELDS, MAX_STEP, SIGNAL_NAMES, in_bounds
 from analysis.report import build_analysis
-from experiments.spec import SIGNAL_NAMES as SPEC_SIGNAL_NAMES
-from experiments.spec_io import apply_overrides, validate_spec
+from experiments.spec.io import apply_overrides, validate_spec
+from experiments.spec.model import SIGNAL_NAMES as SPEC_SIGNAL_NAMES
 from tests.analysis_fixtures import fixed_trades, run_inputs, spec_dict
 from trader.domain import trades_frame
 

@@ -1,11 +1,13 @@
 """The eight signals and the consensus controller: causal, and every parameter really acts."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from experiments.backtest import evaluate
-from experiments.spec_io import load_spec
+from experiments.runs.backtest import evaluate
+from experiments.spec.io import load_spec
 from trader.chain_features import chain_arrays
 from trader.entry.consensus import ConsensusConfig, ConsensusController
 from trader.features import build_features
@@ -75,7 +77,7 @@ def test_raising_min_signals_never_increases_entries(world) -> None:
     market, regime, start = world
     arr = _arrays(market, regime)
     counts = [_trade_bars(arr, ConsensusConfig(k, 0.0), start) for k in range(1, 9)]
-    assert all(a >= b for a, b in zip(counts, counts[1:])), counts
+    assert all(a >= b for a, b in itertools.pairwise(counts)), counts
     assert counts[0] > counts[4]
 
 
@@ -89,7 +91,7 @@ def test_raising_min_signals_never_increases_trades_in_the_engine(world) -> None
         res = evaluate(spec, market, start, len(market.bars), ConsensusController(ConsensusConfig(k, 0.0)),
                        series=BarSeries(arr))
         trades.append(len(res.trades))
-    assert all(a >= b for a, b in zip(trades, trades[1:])), trades
+    assert all(a >= b for a, b in itertools.pairwise(trades)), trades
     assert trades[0] > trades[-1]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from experiments.demo import prepare_home, run_demo
+from experiments.cli.demo import prepare_home, run_demo
 from experiments.home import set_home
 from trader.errors import StateError
 

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.pipeline import engine_config
-from experiments.backtest import evaluate, truncated
-from experiments.spec_io import load_spec
+from experiments.runs.backtest import evaluate
+from experiments.runs.pipeline import engine_config, truncated
+from experiments.spec.io import load_spec
 from trader.broker.base import CostModel
 from trader.broker.sim import SimBroker
 from trader.clock import BarClock
@@ -59,7 +59,7 @@ def test_lookahead_decisions_unchanged_when_future_deleted_or_scrambled(market: 
     scrambled = Market(bars=bars, chains=None, truth=None, meta=market.meta, quoter=ModelQuoter(bars))
     scr = evaluate(spec, scrambled, 400, n, MomentumStrategy(5, 0.5))
 
-    def upto(res):  # noqa: ANN001, ANN202
+    def upto(res):
         return [d for d in res.decisions if d["bar"] <= t]
 
     assert upto(full) and upto(full) == upto(cut) == upto(scr)

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.backtest import evaluate, truncated
-from experiments.pipeline import engine_config
-from experiments.spec_io import load_spec
+from experiments.runs.backtest import evaluate
+from experiments.runs.pipeline import engine_config, truncated
+from experiments.spec.io import load_spec
 from trader.broker.sim import SimBroker
 from trader.chain_features import chain_arrays
 from trader.clock import BarClock

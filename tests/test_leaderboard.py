@@ -9,11 +9,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from experiments import ledger
 from experiments.cli.optimize_cmd import register
 from experiments.home import set_home
-from experiments.leaderboard import leaderboard
-from experiments.promotion import promote
+from experiments.promotion.gate import promote
+from experiments.promotion.leaderboard import leaderboard
+from experiments.runs import ledger
 
 BASE = {"random_entry": {"pnl_pct": -2.0}, "buy_and_hold": {"pnl_pct": 1.0}}
 
@@ -58,7 +58,7 @@ def test_ranked_by_sharpe_then_pnl_with_baselines(home: Path) -> None:
 
 def test_abandoned_and_superseded_attempts_are_left_out(home: Path) -> None:
     from agents.sink import Source
-    from experiments.queue import IdeaQueue
+    from experiments.ideas.queue import IdeaQueue
 
     (home / "base_spec.yaml").write_text("entry: {type: momentum}\n")
     q = IdeaQueue.from_home()

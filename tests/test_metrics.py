@@ -237,8 +237,8 @@ def test_compute_metrics_all_wins_has_no_profit_factor() -> None:
 
 
 def test_accounting_consistency_with_the_engine() -> None:
-    from experiments.backtest import evaluate
-    from experiments.spec_io import load_spec
+    from experiments.runs.backtest import evaluate
+    from experiments.spec.io import load_spec
     from trader.market.synthetic import generate_synthetic
     from trader.strategies.baselines import RandomStrategy
 

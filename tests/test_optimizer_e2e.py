@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from experiments.cli.optimize_cmd import register
 from experiments.home import set_home
-from experiments.leaderboard import leaderboard
-from experiments.optimizer import OptimizerBusy, OptimizerConfig, parse_until, run_optimizer
-from experiments.promotion import promotion_history
-from experiments.queue import IdeaQueue
-from experiments.status import collect_status
+from experiments.ideas.queue import IdeaQueue
+from experiments.optimizer.loop import OptimizerBusy, OptimizerConfig, parse_until, run_optimizer
+from experiments.optimizer.status import collect_status
+from experiments.promotion.gate import promotion_history
+from experiments.promotion.leaderboard import leaderboard
 from tests.optimizer_fixtures import add_idea, make_home
 from trader.errors import StateError
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from experiments import ledger
 from experiments.home import set_home
-from experiments.optimizer import OptimizerConfig, run_optimizer
-from experiments.queue import IdeaQueue
-from experiments.status import collect_status
+from experiments.ideas.queue import IdeaQueue
+from experiments.optimizer.loop import OptimizerConfig, run_optimizer
+from experiments.optimizer.status import collect_status
+from experiments.runs import ledger
 from tests.optimizer_fixtures import add_idea, make_home
 
 TIMEOUT_S = 12.0

@@ -10,12 +10,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from experiments import ledger
-from experiments.attempts import attempt_dirs
 from experiments.home import set_home
-from experiments.leaderboard import leaderboard
-from experiments.queue import IdeaQueue
-from experiments.status import collect_status
+from experiments.ideas.queue import IdeaQueue
+from experiments.optimizer.status import collect_status
+from experiments.promotion.leaderboard import leaderboard
+from experiments.runs import ledger
+from experiments.runs.attempts import attempt_dirs
 from tests.optimizer_fixtures import add_idea, make_home, read_status, start, wait_for
 
 FAST = ["--no-agent", "--heartbeat", "0.5", "--stale-after", "2", "--poll", "0.2", "--timeout", "120"]

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from experiments.cli.main import cli
 from experiments.home import set_home
-from experiments.runner import run_experiment
-from experiments.spec_io import load_spec
+from experiments.runs.runner import run_experiment
+from experiments.spec.io import load_spec
 from trader.errors import GaussianError
 
 CONFIRM = "I accept real-money risk"

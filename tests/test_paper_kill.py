@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.paper_guard import PaperLimits, load_limits
-from experiments.paper_venues import session_bounds
+from experiments.paper.guard import PaperLimits, load_limits
+from experiments.paper.venues import session_bounds
 from tests.paper_fixtures import HOLDING, drive, local_server, market, session, spec
 from trader.errors import SpecError
 from trader.strategies.baselines import RandomStrategy

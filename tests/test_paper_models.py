@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.backtest import evaluate, truncated
-from experiments.paper_venues import session_bounds
-from experiments.pipeline import fit_models, make_strategy
+from experiments.paper.venues import session_bounds
+from experiments.runs.backtest import evaluate
+from experiments.runs.pipeline import fit_models, make_strategy, truncated
 from tests.paper_fixtures import decisions, drive, local_server, market, session, spec
 from trader.strategies.base import BarSeries
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments.backtest import evaluate
-from experiments.paper_venues import session_bounds
-from experiments.pipeline import baseline_strategy
+from experiments.paper.venues import session_bounds
+from experiments.runs.backtest import evaluate
+from experiments.runs.pipeline import baseline_strategy
 from tests.paper_fixtures import MOMENTUM, TOKEN, decisions, local_server, market, session, spec
 from trader.errors import DataError, LookaheadError
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.paper_venues import session_bounds
-from experiments.pipeline import baseline_strategy
+from experiments.paper.venues import session_bounds
+from experiments.runs.pipeline import baseline_strategy
 from tests.paper_fixtures import HOLDING, drive, local_server, market, session, spec
 from trader.broker.tradier_client import TradierClient
 from trader.strategies.baselines import RandomStrategy

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from experiments.paper_venues import env_client, session_bounds, wall_venue
+from experiments.paper.venues import env_client, session_bounds, wall_venue
 from tests.paper_fixtures import ACCOUNT, TOKEN, local_server, market, spec
 from trader.broker.tradier_errors import TradierConfigError
 

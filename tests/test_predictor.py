@@ -18,7 +18,8 @@ from trader.models.heads import BayesLinear, RBFLayer
 from trader.models.labels import make_labels
 from trader.models.predictor import OUTPUT_NAMES, Predictor, PredictorConfig, PredictorNet, series_arrays, windows
 from trader.models.quality import evaluate_quality
-from trader.models.training import TrainConfig, make_targets, predictor_loss, target_stats
+from trader.models.stream import PredictorStream
+from trader.models.training import TrainConfig, fit_predictor, make_targets, predictor_loss, target_stats
 
 ENCODERS = ("tcn", "lstm", "transformer", "mamba2")
 
@@ -49,7 +50,7 @@ def feats(bars: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fitted(bars: pd.DataFrame, feats: pd.DataFrame) -> Predictor:
-    return Predictor.fit(bars, feats, 700, tiny(), QUICK)
+    return fit_predictor(bars, feats, 700, tiny(), QUICK)
 
 
 def test_labels_never_cross_the_split_end_or_a_session(bars: pd.DataFrame) -> None:
@@ -74,7 +75,7 @@ def test_labels_never_cross_the_split_end_or_a_session(bars: pd.DataFrame) -> No
 def test_fit_never_reads_bars_after_train_end(bars: pd.DataFrame, feats: pd.DataFrame, fitted: Predictor) -> None:
     shocked = bars.copy()
     shocked.iloc[700:, :4] *= 1.3
-    again = Predictor.fit(shocked, build_features(shocked), 700, tiny(), QUICK)
+    again = fit_predictor(shocked, build_features(shocked), 700, tiny(), QUICK)
     assert fitted.scaler.to_dict() == again.scaler.to_dict()
     for key, value in fitted.net.state_dict().items():
         assert torch.equal(value, again.net.state_dict()[key]), key
@@ -132,7 +133,7 @@ def test_beats_a_constant_gaussian_on_a_planted_signal() -> None:
     start = train_end + 60
     cfg = PredictorConfig(encoder="tcn", window=24, hidden=12, horizons=(5, 15), rbf_centers=8, head_hidden=12,
                           mc_samples=8, seed=1)
-    model = Predictor.fit(bars, f, train_end, cfg, TrainConfig(epochs=3, max_samples=1000, batch_size=64, lr=3e-3))
+    model = fit_predictor(bars, f, train_end, cfg, TrainConfig(epochs=3, max_samples=1000, batch_size=64, lr=3e-3))
     quality = evaluate_quality(model.predict_all(f, start), make_labels(bars, cfg.horizons, start=start))
     for h in cfg.horizons:
         q = quality[f"h{h}"]
@@ -159,13 +160,13 @@ def test_save_load_round_trip_is_identical(tmp_path: Path, feats: pd.DataFrame, 
 def test_predict_all_row_t_equals_prediction_on_data_cut_at_t(
     encoder: str, bars: pd.DataFrame, feats: pd.DataFrame
 ) -> None:
-    model = Predictor.fit(bars, feats, 700, tiny(encoder), QUICK)
+    model = fit_predictor(bars, feats, 700, tiny(encoder), QUICK)
     full = model.predict_all(feats, 0, len(bars))
     for t in (3, 15, 390, 391, 702, 950, len(bars) - 1):
         cut = model.predict(build_features(bars.iloc[: t + 1]), np.array([t]))
         for key in OUTPUT_NAMES:
             np.testing.assert_allclose(cut[key][0], full[key][t], rtol=1e-5, atol=1e-9, err_msg=f"{key} @ {t}")
-    stream = model.stream("window")
+    stream = PredictorStream(model, mode="window")
     stream.prime(feats.iloc[:800])
     for t in range(800, 805):
         got = stream.update(feats.iloc[t])
@@ -176,15 +177,15 @@ def test_predict_all_row_t_equals_prediction_on_data_cut_at_t(
 def test_step_stream_matches_for_tcn_and_runs_for_recurrent(bars: pd.DataFrame, feats: pd.DataFrame,
                                                             fitted: Predictor) -> None:
     full = fitted.predict_all(feats, 0, 60)
-    stream = fitted.stream("step")
+    stream = PredictorStream(fitted, mode="step")
     for t in range(60):
         got = stream.update(feats.iloc[t])
     np.testing.assert_allclose(got["mean"], full["mean"][59], rtol=1e-5, atol=1e-9)
-    lstm = Predictor.fit(bars, feats, 700, tiny("lstm"), QUICK).stream("step")
+    lstm = PredictorStream(fit_predictor(bars, feats, 700, tiny("lstm"), QUICK), mode="step")
     out = lstm.prime(feats.iloc[:30])
     assert out is not None and np.isfinite(out["total_std"]).all()
     with pytest.raises(ModelError, match="stream mode"):
-        fitted.stream("bogus")
+        PredictorStream(fitted, mode="bogus")
 
 
 def test_same_seed_same_model_and_global_rng_untouched(bars: pd.DataFrame, feats: pd.DataFrame,
@@ -192,9 +193,9 @@ def test_same_seed_same_model_and_global_rng_untouched(bars: pd.DataFrame, feats
     torch.manual_seed(123)
     before = torch.get_rng_state()
     threads = torch.get_num_threads()
-    again = Predictor.fit(bars, feats, 700, tiny(), QUICK)
+    again = fit_predictor(bars, feats, 700, tiny(), QUICK)
     assert torch.equal(before, torch.get_rng_state()) and torch.get_num_threads() == threads
-    other = Predictor.fit(bars, feats, 700, tiny(seed=1), QUICK)
+    other = fit_predictor(bars, feats, 700, tiny(seed=1), QUICK)
     a, b = fitted.net.state_dict(), again.net.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], other.net.state_dict()[k]) for k in a)
@@ -218,7 +219,7 @@ def test_quality_figures_on_known_forecasts() -> None:
 
 def test_bad_inputs_raise_clear_errors(bars: pd.DataFrame, feats: pd.DataFrame, fitted: Predictor) -> None:
     with pytest.raises(DataError, match="aligned"):
-        Predictor.fit(bars, feats.iloc[:-1], 700, tiny(), QUICK)
+        fit_predictor(bars, feats.iloc[:-1], 700, tiny(), QUICK)
     with pytest.raises(DataError, match="positions"):
         fitted.predict(feats, np.array([len(feats)]))
     with pytest.raises(ModelError, match="encoder"):

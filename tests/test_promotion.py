@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from experiments import ledger
 from experiments.home import set_home
-from experiments.promotion import (
+from experiments.promotion.gate import (
     PromotionError,
     PromotionGate,
     current_promoted,
@@ -20,6 +19,7 @@ from experiments.promotion import (
     promotion_history,
     validation_checks,
 )
+from experiments.runs import ledger
 
 GOOD = {"trades": 80, "pnl": 900.0, "pnl_pct": 18.0, "sharpe": 4.0, "days": 120, "return_skew": 0.0,
         "return_kurtosis": 3.0, "win_rate": 0.55, "dsr": 0.99}

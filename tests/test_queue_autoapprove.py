@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from agents.sink import Source
-from experiments.autoapprove import AUTO_APPROVE_ACTOR, AutoApprovePolicy, load_autoapprove_policy
 from experiments.home import set_home
-from experiments.queue import IdeaQueue
-from experiments.queue_errors import PolicyError
-from experiments.queue_models import Status
-from experiments.spec import ExperimentSpec
+from experiments.ideas.autoapprove import AUTO_APPROVE_ACTOR, AutoApprovePolicy, load_autoapprove_policy
+from experiments.ideas.errors import PolicyError
+from experiments.ideas.models import Status
+from experiments.ideas.queue import IdeaQueue
+from experiments.spec.model import ExperimentSpec
 
 AGENT = Source(kind="agent", name="proposer", model="claude-haiku-4-5")
 POLICY = AutoApprovePolicy(

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from agents.sink import Source
 from experiments.cli import queue_cmd
 from experiments.home import set_home
-from experiments.queue import IdeaQueue
-from experiments.queue_errors import DuplicateIdea, IllegalTransition, QueueCorrupt
-from experiments.queue_models import Status
+from experiments.ideas.errors import DuplicateIdea, IllegalTransition, QueueCorrupt
+from experiments.ideas.models import Status
+from experiments.ideas.queue import IdeaQueue
 
 AGENT = Source(kind="agent", name="proposer", model="claude-sonnet-4-6")
 

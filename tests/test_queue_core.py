@@ -10,10 +10,8 @@ import pytest
 from tinydb import TinyDB
 
 from agents.sink import ProposalSink, Source, SubmitResult
-from experiments.base_spec import load_base_spec
 from experiments.home import set_home
-from experiments.queue import IdeaQueue, LeaseHeartbeat
-from experiments.queue_errors import (
+from experiments.ideas.errors import (
     DuplicateIdea,
     IdeaNotFound,
     IllegalTransition,
@@ -21,9 +19,11 @@ from experiments.queue_errors import (
     LeaseError,
     ProposalError,
 )
-from experiments.queue_models import TRANSITIONS, Status
-from experiments.spec import ExperimentSpec
-from experiments.spec_io import spec_hash, validate_spec
+from experiments.ideas.models import TRANSITIONS, Status
+from experiments.ideas.queue import IdeaQueue, LeaseHeartbeat
+from experiments.spec.base import load_base_spec
+from experiments.spec.io import spec_hash, validate_spec
+from experiments.spec.model import ExperimentSpec
 from trader.errors import SpecError
 
 AGENT = Source(kind="agent", name="proposer", model="claude-sonnet-4-6")

@@ -14,11 +14,11 @@ from filelock import FileLock
 from tinydb import TinyDB
 
 from agents.sink import Source
-from experiments.queue import IdeaQueue
-from experiments.queue_errors import QueueCorrupt, QueueLocked
-from experiments.queue_models import Status
-from experiments.queue_store import parse_queue_text
-from experiments.spec import ExperimentSpec
+from experiments.ideas.errors import QueueCorrupt, QueueLocked
+from experiments.ideas.models import Status
+from experiments.ideas.queue import IdeaQueue
+from experiments.ideas.store import parse_queue_text
+from experiments.spec.model import ExperimentSpec
 from trader.errors import StateError
 
 SRC = Source(kind="heuristic", name="grid")

@@ -12,10 +12,10 @@ import pytest
 from tinydb import TinyDB
 
 from agents.sink import Source
-from experiments.queue import IdeaQueue
-from experiments.queue_errors import DuplicateIdea, IllegalTransition, InvalidProposal
-from experiments.queue_models import ACTIVE_STATUSES, Status
-from experiments.spec import ExperimentSpec
+from experiments.ideas.errors import DuplicateIdea, IllegalTransition, InvalidProposal
+from experiments.ideas.models import ACTIVE_STATUSES, Status
+from experiments.ideas.queue import IdeaQueue
+from experiments.spec.model import ExperimentSpec
 
 PROCS = 4
 OPS = 200

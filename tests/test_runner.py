@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments import ledger
 from experiments.home import set_home
-from experiments.runner import evaluate_holdout, run_experiment
-from experiments.spec_io import load_spec
-from experiments.splits import split_bars
+from experiments.runs import ledger
+from experiments.runs.runner import evaluate_holdout, run_experiment
+from experiments.spec.io import load_spec
+from experiments.spec.splits import split_bars
 from trader.errors import DataError, SpecError
 from trader.market.synthetic import generate_synthetic
 

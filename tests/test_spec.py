@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from experiments.spec import ExperimentSpec
-from experiments.spec_io import (
+from experiments.spec.io import (
     apply_overrides,
     example_yaml,
     load_spec,
@@ -17,6 +16,7 @@ from experiments.spec_io import (
     spec_schema,
     validate_spec,
 )
+from experiments.spec.model import ExperimentSpec
 from trader.errors import SpecError
 
 

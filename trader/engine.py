@@ -7,8 +7,9 @@ known at the bar, and the equity is recorded.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -188,16 +189,15 @@ class Engine:
             except MissingQuoteError:
                 continue
             pos.last_mark = q.mid
-            if q.mid > pos.peak_price:
-                pos.peak_price = q.mid
+            pos.peak_price = max(pos.peak_price, q.mid)
             if pos.closing:
                 continue
             held = (end - pos.entry_time).total_seconds() / 60.0
             to_expiry = (expiry_close(pos.expiry) - end).total_seconds() / 60.0
             reason = self._rules.check(pos, q.mid, held, float(self._to_close[i]), to_expiry)
-            if reason is None and self.exit_model is not None:
-                if self.exit_model.should_exit(pos, q, i, held, to_expiry):
-                    reason = ExitReason.MODEL_EXIT
+            if reason is None and self.exit_model is not None and self.exit_model.should_exit(
+                    pos, q, i, held, to_expiry):
+                reason = ExitReason.MODEL_EXIT
             if reason is not None:
                 self._submit_close(pos, reason, i)
 
@@ -253,9 +253,8 @@ class Engine:
                 if not pos.closing:
                     self._submit_close(pos, intent.reason or ExitReason.MODEL_EXIT, i)
                     acted.append(intent)
-            elif intent.action == "open" and self._may_open(i):
-                if self._submit_open(intent, i):
-                    acted.append(intent)
+            elif intent.action == "open" and self._may_open(i) and self._submit_open(intent, i):
+                acted.append(intent)
         if acted:
             self.decisions.append(
                 {"bar": i, "time": str(self.feed.timestamps[i]),
@@ -324,7 +323,7 @@ class Engine:
 
     # -------------------------------------------------------------------------------- bookkeeping
     def _on_fill(self, fill: Fill, i: int) -> None:
-        order, meta = self._orders.pop(fill.order_id)
+        _order, meta = self._orders.pop(fill.order_id)
         when = self._ends[i]
         if fill.side is Side.BUY_TO_OPEN:
             self._pending_opens -= 1

@@ -75,7 +75,7 @@ class ReplayFeed:
         """Quote a contract at the current bar."""
         return self.quoter().quote(int(self._src[self.clock.index()]), expiry, strike, right)
 
-    def quoter(self):  # noqa: ANN201 - the market's OptionQuoter
+    def quoter(self):
         """The market's option quoter (callers pass it bar positions from `source_bar`)."""
         if self.market.quoter is None:
             raise DataError("this market has no option quotes (no quoter): it cannot trade options")

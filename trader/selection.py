@@ -25,7 +25,7 @@ class Choice:
     dte: int
 
 
-def choose_contract(quoter, i: int, day: dt.date, right: str, spot: float, min_dte: int, max_dte: int,  # noqa: ANN001
+def choose_contract(quoter, i: int, day: dt.date, right: str, spot: float, min_dte: int, max_dte: int,
                     target_delta: float | None = None, moneyness: float | None = None) -> Choice | None:
     """The contract `select_contract` would pick from the chain at bar i, found with as few quotes as possible."""
     if not hasattr(quoter, "strikes"):
@@ -43,7 +43,7 @@ def choose_contract(quoter, i: int, day: dt.date, right: str, spot: float, min_d
     return None
 
 
-def _best_strike(quoter, i, expiry, right, spot, strikes, target_delta, moneyness):  # noqa: ANN001, ANN202
+def _best_strike(quoter, i, expiry, right, spot, strikes, target_delta, moneyness):
     """Walk outward from the strike nearest the target: |delta| is monotone in strike, so the distance to the
     target is unimodal and the walk stops as soon as it grows (ties go to the further out-of-the-money strike)."""
     if target_delta is None:
@@ -78,11 +78,11 @@ def _best_strike(quoter, i, expiry, right, spot, strikes, target_delta, moneynes
             j += step
     if not candidates:
         return None
-    dist, _, k, q = min(candidates, key=lambda c: (c[0], c[1]))
+    _, _, k, q = min(candidates, key=lambda c: (c[0], c[1]))
     return k, q
 
 
-def _from_chain(quoter, i, right, spot, min_dte, max_dte, target_delta, moneyness):  # noqa: ANN001, ANN202
+def _from_chain(quoter, i, right, spot, min_dte, max_dte, target_delta, moneyness):
     chain = quoter.chain(i, max_dte)
     if chain is None or chain.empty:
         return None

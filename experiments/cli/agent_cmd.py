@@ -11,8 +11,8 @@ from rich.table import Table
 from agents.config import AGENT_CONFIG_FILE, load_agent_config
 from agents.cost_ledger import CostLedger, default_ledger_path
 from agents.outcome import ProposeOutcome
-from experiments.agent_job import read_status, run_agent_job
 from experiments.home import home_dir
+from experiments.optimizer.agent_job import read_status, run_agent_job
 
 app = typer.Typer(
     help="The meta-agent: read the latest validation reports and queue experiment proposals.",

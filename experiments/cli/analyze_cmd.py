@@ -23,7 +23,7 @@ def register(cli: typer.Typer) -> None:
         from analysis.backfill import backfill
         from analysis.report import analyze_run
         from experiments.home import runs_dir
-        from experiments.run_store import resolve_run
+        from experiments.runs.store import resolve_run
 
         if (run is None) == (not backfill_):
             raise GaussianError("give either a RUN to analyze or --backfill, not both and not neither")

@@ -19,6 +19,6 @@ def register(cli: typer.Typer) -> None:
         keep: Annotated[bool, typer.Option("--keep", help="Reuse the home as it is instead of starting fresh.")] = False,
     ) -> None:
         """Generate the market, run a baseline, queue and run ideas, analyse, gate and print the leaderboard."""
-        from experiments.demo import run_demo
+        from experiments.cli.demo import run_demo
 
         run_demo(home, fast=fast, keep=keep)

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from experiments.cli import data as data_cmd
 from experiments.cli import agent_cmd, analyze_cmd, demo_cmd, optimize_cmd, paper_cmd, queue_cmd, run_cmd, spec_cmd
+from experiments.cli import data as data_cmd
 from experiments.cli import tradier as tradier_cmd
 from experiments.home import set_home
 from trader.errors import GaussianError
@@ -23,7 +22,7 @@ cli = typer.Typer(
 
 @cli.callback()
 def _root(
-    home: Optional[Path] = typer.Option(None, "--home", help="State directory (default: GAUSSIAN_HOME or the cwd)."),
+    home: Path | None = typer.Option(None, "--home", help="State directory (default: GAUSSIAN_HOME or the cwd)."),
 ) -> None:
     """Global options."""
     set_home(home)

@@ -11,74 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from experiments.cli.tables import attach_console_log, checks_table, fmt_cell, leaderboard_table
 from trader.errors import GaussianError
 
 console = Console()
-
-
-def _fmt(v: Any, pct: bool = False, digits: int = 2) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.1%}" if pct else f"{v:,.{digits}f}"
-    return str(v)
-
-
-class _ConsoleLog(logging.Handler):
-    """Optimizer log lines on the console, one per event."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}.get(record.levelname, "")
-        stamp = logging.Formatter().formatTime(record, "%H:%M:%S")
-        console.print(Text(f"{stamp} {record.getMessage()}", style=style), highlight=False)
-
-
-def attach_console_log() -> logging.Handler:
-    """Show the optimizer's log on the console; returns the handler (remove it when done)."""
-    handler = _ConsoleLog()
-    logger = logging.getLogger("gaussian.optimizer")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    return handler
-
-
-def leaderboard_table(rows: list[dict[str, Any]], title: str, width: int | None = None) -> Table:
-    """The leaderboard as a rich table (entry/encoder in one column, * marks the promoted run); a terminal under
-    150 columns leaves out the win rate, one under 140 the name too."""
-    w = width or console.width
-    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-              caption="* promoted" if any(r["promoted"] for r in rows) else None)
-    cols = [("#", "right"), ("run", "left"), ("name", "left"), ("entry", "left"), ("trades", "right"),
-            ("P&L%", "right"), ("win", "right"), ("Sharpe", "right"), ("DSR", "right"), ("rand%", "right"),
-            ("B&H%", "right"), ("", "left")]
-    dropped = ({"win"} if w < 150 else set()) | ({"name"} if w < 140 else set())
-    keep = [c for c, _ in cols if c not in dropped]
-    for col, justify in cols:
-        if col in keep:
-            t.add_column(col, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
-                         min_width={"#": 2, "run": 27, "": 1}.get(col), max_width=32 if col == "name" else None)
-    for r in rows:
-        entry = f"{r['entry'] or '-'}/{r['encoder']}" if r["encoder"] else str(r["entry"] or "-")
-        cells = {"#": str(r["rank"]), "run": r["run_id"], "name": str(r["name"] or "-"), "entry": entry,
-                 "trades": _fmt(r["trades"]), "P&L%": _fmt(r["pnl_pct"]), "win": _fmt(r["win_rate"], pct=True),
-                 "Sharpe": _fmt(r["sharpe"]), "DSR": _fmt(r["dsr"], digits=3), "rand%": _fmt(r["random_pnl_pct"]),
-                 "B&H%": _fmt(r["buy_hold_pnl_pct"]), "": "[bold green]*[/]" if r["promoted"] else ""}
-        t.add_row(*(cells[c] for c in keep))
-    return t
-
-
-def checks_table(decision: dict[str, Any], title: str) -> Table:
-    """A promotion decision's checks: pass/fail/not evaluated with the figures."""
-    t = Table(title=title)
-    t.add_column("check")
-    t.add_column("result")
-    t.add_column("detail")
-    for c in decision["checks"]:
-        mark = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]not run[/]"}[c["passed"]]
-        t.add_row(c["name"], mark, c["detail"])
-    return t
 
 
 def register(cli: typer.Typer) -> None:
@@ -111,8 +47,8 @@ def register(cli: typer.Typer) -> None:
         """Run approved ideas unattended (one at a time, each in a contained child process) and propose more."""
         from pydantic import ValidationError
 
-        from experiments.optimizer import OptimizerConfig, parse_until, run_optimizer
-        from experiments.spec_io import describe_validation_error
+        from experiments.optimizer.loop import OptimizerConfig, parse_until, run_optimizer
+        from experiments.spec.io import describe_validation_error
 
         try:
             cfg = OptimizerConfig(
@@ -137,7 +73,7 @@ def register(cli: typer.Typer) -> None:
     @cli.command("status")
     def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """What is running, queue counts, recent results, agent spend, the promoted model and health."""
-        from experiments.status import collect_status
+        from experiments.optimizer.status import collect_status
 
         doc = collect_status()
         if as_json:
@@ -151,7 +87,7 @@ def register(cli: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Finished runs ranked by validation Sharpe (ties by P&L), baselines alongside."""
-        from experiments.leaderboard import leaderboard, trials_note
+        from experiments.promotion.leaderboard import leaderboard, trials_note
 
         rows = leaderboard(limit)
         if as_json:
@@ -172,7 +108,7 @@ def register(cli: typer.Typer) -> None:
         """Apply the promotion gate to a run (evaluating its sealed holdout once) and promote it if it passes."""
         import getpass
 
-        from experiments.promotion import PromotionError, promote
+        from experiments.promotion.gate import PromotionError, promote
 
         try:
             who = by or f"human:{getpass.getuser()}"
@@ -215,8 +151,8 @@ def _print_status(doc: dict[str, Any]) -> None:
         for col in ("#", "status", "run", "trades", "P&L%", "Sharpe", "title"):
             t.add_column(col, no_wrap=col != "title", overflow="ellipsis")
         for r in doc["recent"]:
-            t.add_row(str(r["seq"]), r["status"], r["run_id"] or "-", _fmt(r["trades"]), _fmt(r["pnl_pct"]),
-                      _fmt(r["sharpe"]), r["title"])
+            t.add_row(str(r["seq"]), r["status"], r["run_id"] or "-", fmt_cell(r["trades"]), fmt_cell(r["pnl_pct"]),
+                      fmt_cell(r["sharpe"]), r["title"])
         console.print(t)
         for r in doc["recent"]:
             if r["error"]:
@@ -238,7 +174,7 @@ def _print_status(doc: dict[str, Any]) -> None:
     if p:
         console.print(f"[bold]promoted[/] run {p['run_id']} ({p.get('name')}) at {p['promoted_at']} by {p['by']}"
                       f"{' [yellow](forced)[/]' if p.get('forced') else ''}: validation Sharpe "
-                      f"{_fmt(p['validation_sharpe'])}, holdout Sharpe {_fmt(p['holdout_sharpe'])}", highlight=False)
+                      f"{fmt_cell(p['validation_sharpe'])}, holdout Sharpe {fmt_cell(p['holdout_sharpe'])}", highlight=False)
     else:
         console.print("[bold]promoted[/] none yet")
     if doc["health"]:

@@ -43,8 +43,8 @@ def _summary(doc: dict[str, Any], session_dir: Path) -> Table:
 def _run(run: str | None, venue: str, day: str | None, market: str | None, session: str | None,
          bars: int | None, overrides: dict[str, Any], arrays: str, as_json: bool, resume: bool) -> None:
     from experiments.home import home_dir
-    from experiments.paper_guard import load_limits
-    from experiments.paper_venues import load_pipeline, open_session
+    from experiments.paper.guard import load_limits
+    from experiments.paper.venues import load_pipeline, open_session
 
     home = home_dir()
     when = dt.date.fromisoformat(day) if day else None
@@ -109,7 +109,7 @@ def register(cli: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the session's metrics as JSON.")] = False,
     ) -> None:
         """Paper-trade the promoted model's exact pipeline, one bar at a time, with kill switches and a journal."""
-        from experiments.paper_venues import VENUES
+        from experiments.paper.venues import VENUES
 
         if venue not in VENUES:
             _refuse(f"--venue {venue!r} is not one of {', '.join(VENUES)}")

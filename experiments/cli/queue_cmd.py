@@ -13,10 +13,10 @@ from rich.table import Table
 
 from agents.sink import Source
 from experiments.home import runs_dir
-from experiments.queue import IdeaQueue
-from experiments.queue_models import Idea, Status
-from experiments.spec_io import apply_overrides, load_spec, spec_diff, validate_spec
-from experiments.spec_io import spec_hash as hash_spec
+from experiments.ideas.models import Idea, Status
+from experiments.ideas.queue import IdeaQueue
+from experiments.spec.io import apply_overrides, load_spec, spec_diff, validate_spec
+from experiments.spec.io import spec_hash as hash_spec
 
 app = typer.Typer(
     help="Review the idea queue: proposals from agents, heuristics and people.",

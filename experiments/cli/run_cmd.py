@@ -3,44 +3,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from experiments.run_store import list_runs, read_json, resolve_run
-from experiments.spec_io import load_spec
+from experiments.cli.tables import fmt_cell, results_table
+from experiments.runs.store import list_runs, read_json, resolve_run
+from experiments.spec.io import load_spec
 
 console = Console()
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
-
-
-def _fmt(v: Any, pct: bool = False) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.1%}" if pct else f"{v:,.2f}"
-    return str(v)
-
-
-def results_table(metrics: dict[str, Any], baselines: dict[str, Any], title: str) -> Table:
-    """The headline figures of a run beside its baselines."""
-    t = Table(title=title)
-    t.add_column("")
-    t.add_column("strategy", justify="right")
-    t.add_column("random entry", justify="right")
-    t.add_column("buy & hold", justify="right")
-    r, bh = baselines.get("random_entry", {}), baselines.get("buy_and_hold", {})
-    t.add_row("P&L $", _fmt(metrics.get("pnl")), _fmt(r.get("pnl")), _fmt(bh.get("pnl")))
-    t.add_row("P&L %", _fmt(metrics.get("pnl_pct")), _fmt(r.get("pnl_pct")), _fmt(bh.get("pnl_pct")))
-    t.add_row("trades", _fmt(metrics.get("trades")), _fmt(r.get("trades")), "-")
-    t.add_row("win rate", _fmt(metrics.get("win_rate"), True), _fmt(r.get("win_rate"), True), "-")
-    t.add_row("Sharpe", _fmt(metrics.get("sharpe")), _fmt(r.get("sharpe")), _fmt(bh.get("sharpe")))
-    t.add_row("max drawdown", _fmt(metrics.get("max_drawdown"), True), "-", "-")
-    t.add_row("DSR", _fmt(metrics.get("dsr")), "-", "-")
-    return t
 
 
 def register(cli: typer.Typer) -> None:
@@ -48,17 +22,17 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("run")
     def run(
-        spec_path: Optional[Path] = typer.Argument(None, metavar="[SPEC]", help="Spec file (default: base spec)."),
+        spec_path: Path | None = typer.Argument(None, metavar="[SPEC]", help="Spec file (default: base spec)."),
         set_: list[str] = typer.Option([], "--set", help="Override a field: path.to.field=value."),
-        cycles: Optional[int] = typer.Option(None, "--cycles", min=10, help="Bound the evaluation bars."),
-        idea: Optional[str] = typer.Option(None, "--idea", help="Run one queued (approved) idea by hand."),
+        cycles: int | None = typer.Option(None, "--cycles", min=10, help="Bound the evaluation bars."),
+        idea: str | None = typer.Option(None, "--idea", help="Run one queued (approved) idea by hand."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Run one experiment: fit on train, evaluate on validation, write runs/<run_id>/."""
-        from experiments.runner import run_experiment
+        from experiments.runs.runner import run_experiment
 
         if idea:
-            from experiments.idea_runs import run_idea
+            from experiments.ideas.run_idea import run_idea
 
             result = run_idea(idea, set_, cycles)
         else:
@@ -92,8 +66,8 @@ def register(cli: typer.Typer) -> None:
             t.add_column(col)
         for r in rows:
             m = r["metrics"]
-            t.add_row(r["run_id"], str(r["name"]), r["status"], _fmt(m.get("trades")), _fmt(m.get("pnl_pct")),
-                      _fmt(m.get("sharpe")), _fmt(m.get("win_rate"), True))
+            t.add_row(r["run_id"], str(r["name"]), r["status"], fmt_cell(m.get("trades")), fmt_cell(m.get("pnl_pct")),
+                      fmt_cell(m.get("sharpe")), fmt_cell(m.get("win_rate"), True))
         console.print(t)
 
     @runs_app.command("show")
@@ -119,7 +93,7 @@ def _has_base() -> bool:
     return (home_dir() / "base_spec.yaml").exists()
 
 
-def _base_with(overrides: list[str]):  # noqa: ANN202 - returns ExperimentSpec
+def _base_with(overrides: list[str]):
     from experiments.home import home_dir
 
     return load_spec(home_dir() / "base_spec.yaml", overrides)

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from experiments.spec_io import example_yaml, load_spec, spec_hash, spec_schema
+from experiments.spec.io import example_yaml, load_spec, spec_hash, spec_schema
 
 
 def register(cli: typer.Typer) -> None:
@@ -15,11 +14,11 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("spec")
     def spec(
-        path: Optional[Path] = typer.Argument(None, help="Spec file to validate (YAML, JSON or TOML)."),
+        path: Path | None = typer.Argument(None, help="Spec file to validate (YAML, JSON or TOML)."),
         set_: list[str] = typer.Option([], "--set", help="Override a field: path.to.field=value."),
         example: bool = typer.Option(False, "--example", help="Print a commented example spec."),
         schema: bool = typer.Option(False, "--schema", help="Print the JSON schema."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the example/schema to this file."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Write the example/schema to this file."),
     ) -> None:
         """Validate a spec and print its hash, or print the example / JSON schema."""
         if example or schema:

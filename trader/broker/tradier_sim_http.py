@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from trader.broker.tradier_sim_shapes import Reply
 
-if TYPE_CHECKING:
-    from trader.broker.tradier_sim import TradierSim
+
+class Dispatcher(Protocol):
+    """What the HTTP side calls on the simulator (TradierSim provides it)."""
+
+    def dispatch(self, method: str, path: str, params: dict[str, str], headers: dict[str, str]) -> Reply: ...
 
 
 class SimHTTPServer(ThreadingHTTPServer):
@@ -18,7 +21,7 @@ class SimHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sim: TradierSim) -> None:
+    def __init__(self, address: tuple[str, int], sim: Dispatcher) -> None:
         super().__init__(address, SimHandler)
         self.sim = sim
 

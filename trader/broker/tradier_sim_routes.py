@@ -2,13 +2,27 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from trader.broker.tradier_sim_account import SimReject
+from trader.broker.tradier_sim_account import SimAccount, SimReject
+from trader.broker.tradier_sim_market import SimMarketView
 from trader.broker.tradier_sim_shapes import Reply, envelope, error_reply, json_reply
 
-if TYPE_CHECKING:
-    from trader.broker.tradier_sim import TradierSim
+
+class SimCore(Protocol):
+    """What the routes read and move on the simulator (TradierSim provides it)."""
+
+    view: SimMarketView
+    account: SimAccount
+    exhausted: bool
+
+    @property
+    def index(self) -> int: ...
+
+    def advance(self, n: int = 1) -> int: ...
+
+    def state(self) -> dict[str, Any]: ...
+
 
 _ACCOUNT = re.compile(r"^/accounts/([^/]+)/(balances|positions|orders)(?:/(\d+))?$")
 
@@ -30,7 +44,7 @@ def _int(params: dict[str, str], name: str) -> int | None:
     return out
 
 
-def route(sim: TradierSim, method: str, path: str, params: dict[str, str]) -> Reply:
+def route(sim: SimCore, method: str, path: str, params: dict[str, str]) -> Reply:
     """Answer one authenticated request (path includes /v1); 404/405 for unknown paths or methods."""
     p = path[3:] if path.startswith("/v1/") else path
     try:
@@ -39,7 +53,7 @@ def route(sim: TradierSim, method: str, path: str, params: dict[str, str]) -> Re
         return error_reply(exc.status, exc.message)
 
 
-def _route(sim: TradierSim, method: str, p: str, params: dict[str, str]) -> Reply:
+def _route(sim: SimCore, method: str, p: str, params: dict[str, str]) -> Reply:
     view, i = sim.view, sim.index
     if p.startswith("/markets/"):
         if p == "/markets/quotes" and method in ("GET", "POST"):
@@ -89,7 +103,7 @@ def _route(sim: TradierSim, method: str, p: str, params: dict[str, str]) -> Repl
     return _account(sim, method, what, order_id, params)
 
 
-def _account(sim: TradierSim, method: str, what: str, order_id: str | None, params: dict[str, str]) -> Reply:
+def _account(sim: SimCore, method: str, what: str, order_id: str | None, params: dict[str, str]) -> Reply:
     acct, view, i = sim.account, sim.view, sim.index
     empty = view.empty_style or "string"
     if what == "balances" and method == "GET":

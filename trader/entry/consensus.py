@@ -31,7 +31,7 @@ class Verdict:
     trade: bool
 
 
-def regime_context(series, i: int) -> dict:  # noqa: ANN001 - a BarSeries
+def regime_context(series, i: int) -> dict:
     """The regime at bar i (most probable forward-filtered state per axis), when a regime model is present."""
     if "regime_trend" not in series:
         return {}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,10 +29,6 @@ from trader.features import FeatureScaler, build_features
 from trader.models.errors import ModelError
 from trader.models.heads import BayesMLP, RBFLayer
 from trader.models.registry import build_encoder, check_encoder_name
-
-if TYPE_CHECKING:
-    from trader.models.stream import PredictorStream
-    from trader.models.training import TrainConfig
 
 OUTPUT_NAMES: tuple[str, ...] = ("mean", "aleatoric_std", "epistemic_std", "total_std", "p_up", "vol")
 """Keys of a prediction dict; each value is an array [rows, horizons]."""
@@ -192,15 +188,6 @@ class Predictor:
         """The feature columns the predictor reads, in order."""
         return list(self.scaler.columns)
 
-    @classmethod
-    def fit(cls, bars: pd.DataFrame, features: pd.DataFrame, train_end: int, config: PredictorConfig | None = None,
-            train: TrainConfig | None = None, train_start: int = 0) -> Predictor:
-        """Fit on bars[train_start:train_end) (labels purged at train_end); see `trader.models.training`."""
-        from trader.models import training
-
-        return training.fit_predictor(bars, features, train_end, config or PredictorConfig(),
-                                      train or training.TrainConfig(), train_start=train_start)
-
     def features(self, bars: pd.DataFrame) -> pd.DataFrame:
         """The causal feature frame of bars, built in the same session mode as at training time."""
         return build_features(bars, intraday=self.config.intraday)
@@ -258,12 +245,6 @@ class Predictor:
             full[start:end] = v
             out[k] = full
         return out
-
-    def stream(self, mode: str = "window") -> PredictorStream:
-        """A streaming predictor for paper/live trading (see `trader.models.stream`)."""
-        from trader.models.stream import PredictorStream
-
-        return PredictorStream(self, mode=mode)
 
     def save(self, directory: str | Path) -> Path:
         """Write predictor.pt (state_dict) and predictor.json (config, scaler, target stats, report) into directory."""

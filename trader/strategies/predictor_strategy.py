@@ -1,6 +1,8 @@
 """A predictor-driven strategy: enter when the forecast move beats costs with enough confidence."""
 from __future__ import annotations
 
+import math
+
 from trader.domain import EntryContext, Intent
 from trader.entry.consensus import regime_context
 from trader.strategies.base import Snapshot
@@ -25,7 +27,7 @@ class PredictorStrategy:
         s = snap.series
         p_up = float(s.at(f"pred_p_up_{self.h}"))
         mean = float(s.at(f"pred_mean_{self.h}"))
-        if p_up != p_up or mean != mean:  # NaN: no forecast at this bar
+        if math.isnan(p_up) or math.isnan(mean):  # NaN: no forecast at this bar
             return []
         if p_up >= self.min_conf and mean > 0:
             direction, conf = 1, p_up

@@ -1,0 +1,71 @@
+"""Loading the market an experiment asks for, with a Parquet cache under the home's data/ folder."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from experiments.home import data_dir
+from experiments.spec.model import ExperimentSpec
+from trader.errors import DataError
+from trader.market.base import Market
+
+log = logging.getLogger("gaussian.data")
+
+
+def _cache_key(spec: ExperimentSpec) -> str:
+    d = spec.data
+    params = {"source": d.source, "sessions": d.sessions, "start": str(d.start), "end": str(d.end),
+              "edge": d.edge, "seed": d.seed if d.seed is not None else spec.seed, "max_dte": d.max_dte}
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def load_market_for(spec: ExperimentSpec) -> Market:
+    """The market named by spec.data, aggregated to spec.data.interval (cached generated data is reused)."""
+    from trader.market.store import load_market, save_market
+
+    d = spec.data
+    if d.source == "cache":
+        path = data_dir() / str(d.name)
+        if not path.exists():
+            raise DataError(f"dataset '{d.name}' not found under {data_dir()} (see `gaussian data list`)")
+        market = load_market(path)
+    elif d.source == "file":
+        from trader.market.files import load_market_files
+
+        market = load_market_files(d.path, options_path=d.options_path, tz=d.timezone)
+    else:
+        path = data_dir() / "_cache" / f"{d.source}-{_cache_key(spec)}"
+        if path.exists():
+            market = load_market(path)
+        else:
+            market = _build(spec)
+            save_market(market, path)
+    return _window_and_interval(market, spec)
+
+
+def _build(spec: ExperimentSpec) -> Market:
+    d = spec.data
+    if d.source == "synthetic":
+        from trader.market.synthetic import generate_synthetic
+
+        seed = d.seed if d.seed is not None else spec.seed
+        log.info("generating %d synthetic sessions (seed %d, edge %.2f)", d.sessions, seed, d.edge)
+        return generate_synthetic(sessions=d.sessions, start=str(d.start), seed=seed, edge=d.edge, max_dte=d.max_dte)
+    from trader.market.real_daily import load_real_daily
+
+    return load_real_daily(start=str(d.start), end=str(d.end) if d.end else None)
+
+
+def _window_and_interval(market: Market, spec: ExperimentSpec) -> Market:
+    d = spec.data
+    if d.source in ("file", "cache") and d.end is not None:
+        raise DataError("data.end applies to real_daily data only; import the window you want as a dataset instead")
+    if d.interval == market.interval:
+        return market
+    if market.interval != "1min" or d.interval == "1day":
+        raise DataError(f"data.interval '{d.interval}' cannot be made from '{market.interval}' bars "
+                        "(1-minute bars aggregate to 5min, 15min or 30min)")
+    from trader.market.reindexed import aggregate_market
+
+    return aggregate_market(market, d.interval)

@@ -1,0 +1,156 @@
+"""Running one experiment: load data, split by time, fit on train, evaluate walk-forward, write the run directory.
+
+The holdout is physically cut off the feed during validation; it is evaluated only by `evaluate_holdout`,
+which promotion calls once.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.runs import ledger
+from experiments.runs.backtest import buy_and_hold, evaluate
+from experiments.runs.market_loader import load_market_for
+from experiments.runs.pipeline import baseline_strategy, build_pipeline, truncated
+from experiments.runs.store import create_run_dir, environment, read_json, write_frame, write_json, write_text
+from experiments.runs.summary import summary_text
+from experiments.spec.io import spec_hash, validate_spec
+from experiments.spec.model import ExperimentSpec
+from experiments.spec.splits import Splits, split_bars
+from trader.domain import trades_frame
+from trader.errors import GaussianError
+from trader.metrics import compute_metrics
+
+log = logging.getLogger("gaussian.runner")
+
+
+@dataclass
+class RunResult:
+    """Where a run was written and its headline figures."""
+
+    run_id: str
+    run_dir: Path
+    metrics: dict[str, Any]
+    baselines: dict[str, Any]
+
+
+def _window(spec: ExperimentSpec, splits: Splits, cycles: int | None) -> tuple[int, int]:
+    a, b = splits.validation
+    limit = cycles if cycles is not None else spec.cycles
+    return a, (min(b, a + limit) if limit else b)
+
+
+def run_experiment(spec: ExperimentSpec, cycles: int | None = None, idea_id: str | None = None,
+                   progress: Callable[[str, int, int], None] | None = None, analyze: bool = True) -> RunResult:
+    """Run one experiment end to end into a new run directory and append it to the ledger."""
+    h = spec_hash(spec)
+    run_id, run_dir = create_run_dir(h)
+    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("gaussian")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        write_json(run_dir / "spec.json", {"hash": h, "spec": spec.model_dump(mode="json"), "idea_id": idea_id})
+        write_json(run_dir / "environment.json", {**environment(), "seed": spec.seed})
+        t0 = time.perf_counter()
+        result = _execute(spec, run_id, run_dir, cycles, progress)
+        log.info("run %s finished in %.1fs", run_id, time.perf_counter() - t0)
+        ledger.record(run_id, h, "done", result.metrics, idea_id=idea_id)
+    except BaseException as exc:
+        log.exception("run %s failed", run_id)
+        ledger.record(run_id, h, "failed", idea_id=idea_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+    if analyze:
+        _analyze(run_dir)
+    return result
+
+
+def _analyze(run_dir: Path) -> None:
+    """Write ANALYSIS.md; a failure is logged and noted in the run directory, the run itself stands."""
+    from analysis.report import analyze_run
+
+    try:
+        analyze_run(run_dir)
+    except GaussianError as exc:
+        log.error("analysis of %s failed: %s", run_dir.name, exc)
+        write_text(run_dir / "ANALYSIS_FAILED.txt", f"{exc}\n")
+
+
+def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | None,
+             progress: Callable[[str, int, int], None] | None) -> RunResult:
+    market = load_market_for(spec)
+    stamps = market.bars.index
+    splits = split_bars(stamps, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
+    log.info("data: %d bars; train %s, validation %s", len(stamps), splits.train, splits.validation)
+    start, end = _window(spec, splits, cycles)
+    pipe = build_pipeline(spec, truncated(market, end), splits.train, run_dir / "models", window=(start, end))
+    total = end - start
+
+    def tick(name: str) -> Callable[[int], None] | None:
+        return (lambda k: progress(name, k, total)) if progress else None
+
+    res = evaluate(spec, market, start, end, pipe.strategy, pipe.series, pipe.exit_model, tick("evaluate"))
+    if hasattr(pipe.strategy, "summary"):
+        pipe.report["bandit"] = {"posteriors": pipe.strategy.summary(), "updates": pipe.strategy.updates}
+    if pipe.exit_model is not None:
+        pipe.report.setdefault("exit_model", {}).update(consulted=pipe.exit_model.consulted,
+                                                        fired=pipe.exit_model.fired)
+    rnd = evaluate(spec, market, start, end, baseline_strategy("random", spec), progress=tick("random baseline"))
+    n_trials = ledger.trial_count() + 1
+    initial = spec.trading.initial_balance
+    trades = trades_frame(res.trades)
+    metrics = compute_metrics(trades, res.equity, initial, n_trials=n_trials, sharpe_trials=ledger.trial_sharpes())
+    rnd_metrics = compute_metrics(trades_frame(rnd.trades), rnd.equity, initial)
+    baselines = {
+        "buy_and_hold": buy_and_hold(market, start, end, initial),
+        "random_entry": {k: rnd_metrics.get(k) for k in ("pnl", "pnl_pct", "trades", "win_rate", "sharpe")},
+    }
+    window = {"start": str(stamps[start]), "end": str(stamps[end - 1]), "bars": total}
+    doc = {
+        "run_id": run_id, "spec_hash": spec_hash(spec), "split": "validation", "window": window,
+        "splits": splits.as_dict(stamps), "metrics": metrics, "baselines": baselines,
+        "rejected_orders": len(res.rejected), "data": dict(market.meta), **pipe.report,
+    }
+    write_frame(run_dir / "trades.parquet", trades)
+    write_frame(run_dir / "equity.parquet", res.equity)
+    write_json(run_dir / "metrics.json", doc)
+    write_text(run_dir / "SUMMARY.txt", summary_text(run_id, spec, doc))
+    return RunResult(run_id, run_dir, metrics, baselines)
+
+
+def evaluate_holdout(run_dir: Path) -> dict[str, Any]:
+    """Evaluate a finished run's spec on the sealed holdout, once; the figures go to holdout.json only."""
+    path = run_dir / "holdout.json"
+    if path.exists():
+        return read_json(path)
+    stored = read_json(run_dir / "spec.json")
+    spec = validate_spec(stored["spec"], str(run_dir / "spec.json"))
+    market = load_market_for(spec)
+    splits = split_bars(market.bars.index, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
+    a, b = splits.holdout
+    pipe = build_pipeline(spec, truncated(market, b), splits.train, run_dir / "models", window=(a, b), reuse=True)
+    res = evaluate(spec, market, a, b, pipe.strategy, pipe.series, pipe.exit_model)
+    rnd = evaluate(spec, market, a, b, baseline_strategy("random", spec))
+    initial = spec.trading.initial_balance
+    doc = {
+        "split": "holdout",
+        "window": {"start": str(market.bars.index[a]), "end": str(market.bars.index[b - 1]), "bars": b - a},
+        "metrics": compute_metrics(trades_frame(res.trades), res.equity, initial),
+        "baselines": {
+            "buy_and_hold": buy_and_hold(market, a, b, initial),
+            "random_entry": compute_metrics(trades_frame(rnd.trades), rnd.equity, initial),
+        },
+        "evaluated_at": pd.Timestamp.now(tz="UTC").isoformat(),
+    }
+    write_json(path, doc)
+    return doc

@@ -1,0 +1,126 @@
+"""Run directories: creating, writing and reading runs/<run_id>/ under the home."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.files import atomic_write_json, atomic_write_text
+from experiments.home import runs_dir
+from trader.errors import StateError
+
+
+def new_run_id(spec_hash: str) -> str:
+    """A sortable, unique run id: UTC time, the spec hash prefix and a short random suffix."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{now}-{spec_hash[:6]}-{secrets.token_hex(2)}"
+
+
+def create_run_dir(spec_hash: str) -> tuple[str, Path]:
+    """Make a fresh run directory and return (run_id, path)."""
+    root = runs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    while True:
+        run_id = new_run_id(spec_hash)
+        path = root / run_id
+        try:
+            path.mkdir()
+            (path / "models").mkdir()
+            return run_id, path
+        except FileExistsError:
+            continue
+
+
+def resolve_run(run: str) -> Path:
+    """A run id under runs/ or a path to a run directory; a clear error when neither exists."""
+    p = Path(run)
+    if p.is_dir() and (p / "spec.json").exists():
+        return p
+    q = runs_dir() / run
+    if q.is_dir():
+        return q
+    matches = sorted(d for d in runs_dir().glob(f"{run}*") if d.is_dir()) if runs_dir().exists() else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise StateError(f"run '{run}' is ambiguous: {', '.join(m.name for m in matches[:5])}")
+    raise StateError(f"run '{run}' not found under {runs_dir()}")
+
+
+def write_frame(path: Path, frame: pd.DataFrame) -> None:
+    """Write a DataFrame to Parquet atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically."""
+    atomic_write_json(path, data)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write text atomically."""
+    atomic_write_text(path, text)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file with a clear error when missing or broken."""
+    if not path.exists():
+        raise StateError(f"{path} is missing")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise StateError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def environment() -> dict[str, Any]:
+    """Versions, git commit and platform, recorded with every run (never environment variables)."""
+    import numpy
+    import torch
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": numpy.__version__,
+        "pandas": pd.__version__,
+        "torch": torch.__version__,
+    }
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+        info["git_commit"] = out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        info["git_commit"] = "unknown"
+    return info
+
+
+def list_runs() -> list[dict[str, Any]]:
+    """Summaries of every run directory (newest first): id, name, status, validation metrics."""
+    root = runs_dir()
+    if not root.exists():
+        return []
+    out = []
+    for d in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
+        if not (d / "spec.json").exists():
+            continue
+        spec = json.loads((d / "spec.json").read_text())
+        metrics_path = d / "metrics.json"
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
+        out.append({
+            "run_id": d.name,
+            "name": spec.get("spec", {}).get("name"),
+            "hash": spec.get("hash"),
+            "status": "done" if metrics else "incomplete",
+            "metrics": (metrics or {}).get("metrics", {}),
+            "baselines": (metrics or {}).get("baselines", {}),
+        })
+    return out
