@@ -6,7 +6,17 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli import agent_cmd, analyze_cmd, demo_cmd, optimize_cmd, paper_cmd, queue_cmd, run_cmd, spec_cmd
+from experiments.cli import (
+    agent_cmd,
+    analyze_cmd,
+    cache_cmd,
+    demo_cmd,
+    optimize_cmd,
+    paper_cmd,
+    queue_cmd,
+    run_cmd,
+    spec_cmd,
+)
 from experiments.cli import data as data_cmd
 from experiments.cli import tradier as tradier_cmd
 from experiments.home import set_home
@@ -33,6 +43,7 @@ run_cmd.register(cli)
 analyze_cmd.register(cli)
 cli.add_typer(agent_cmd.app, name="agent")
 cli.add_typer(data_cmd.app, name="data")
+cli.add_typer(cache_cmd.app, name="cache")
 queue_cmd.register(cli)
 cli.add_typer(tradier_cmd.app, name="tradier-sim")
 optimize_cmd.register(cli)

@@ -7,13 +7,16 @@ signals): the same function serves a backtest window and a growing live series.
 """
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from experiments.runs.model_cache import ModelCache, data_identity, model_key
 from experiments.spec.model import INTERVAL_MINUTES, ExperimentSpec
 from trader.broker.base import CostModel
 from trader.chain_features import chain_arrays
@@ -158,45 +161,100 @@ def _needs_regime(spec: ExperimentSpec) -> bool:
     return spec.entry.type not in MODEL_FREE and spec.regime.enabled
 
 
-def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> FittedModels:
-    """Fit the predictor, the regime HMM and the exit model the spec asks for, on train bars only; save them."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    a, b = train
-    train_bars = market.bars.iloc[a:b]
-    fitted = FittedModels(spec=spec, cost_per_share=round_trip_cost(spec, market, train))
-    if _needs_predictor(spec):
-        from trader.models.predictor import PredictorConfig
-        from trader.models.training import TrainConfig, fit_predictor
+def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
+               cache: ModelCache | None = None) -> FittedModels:
+    """Fit the predictor, the regime HMM and the exit model the spec asks for, on train bars only; save them.
 
-        m, tr = spec.model, spec.model.training
-        cfg = PredictorConfig(
-            encoder=m.encoder, window=m.window, hidden=m.hidden, layers=m.layers, heads=m.heads,
-            d_state=m.d_state, chunk_size=m.chunk_size, kernel_size=m.kernel_size, dropout=m.dropout,
-            horizons=tuple(m.horizons), rbf_centers=m.rbf_centers, rbf_scales=tuple(m.rbf_scales),
-            mc_samples=m.mc_samples, prior_sigma=m.prior_sigma, seed=spec.seed,
-            intraday=spec.data.interval != "1day",
-        )
-        tcfg = TrainConfig(epochs=tr.epochs, batch_size=tr.batch_size, lr=tr.lr, weight_decay=tr.weight_decay,
-                           patience=tr.patience, early_stop_fraction=tr.early_stop_fraction,
-                           max_samples=tr.max_samples, kl_weight=tr.kl_weight)
-        log.info("training the %s predictor on %d train bars", m.encoder, b - a)
-        train_market_bars = market.bars.iloc[:b]
-        features = build_features(train_market_bars, intraday=cfg.intraday)
-        fitted.predictor = fit_predictor(train_market_bars, features, b, cfg, tcfg, train_start=a)
-        fitted.predictor.save(models_dir)
+    With a cache, a model whose key (everything its fit reads) is cached is loaded instead of fitted, and
+    `models/cache.json` names each model's key and whether it was a hit."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    fitted = FittedModels(spec=spec, cost_per_share=round_trip_cost(spec, market, train))
+    through = _CacheUse(cache, spec, market, train, models_dir)
+    if _needs_predictor(spec):
+        from trader.models.predictor import CONFIG_FILE, WEIGHTS_FILE, Predictor
+
+        fitted.predictor = through("predictor", (WEIGHTS_FILE, CONFIG_FILE),
+                                   lambda: _fit_predictor(spec, market, train, models_dir),
+                                   lambda: Predictor.load(models_dir))
         fitted.report["predictor_training"] = fitted.predictor.report
     if _needs_regime(spec):
-        from trader.regime import RegimeModel
+        from trader.regime import MODEL_FILE, RegimeModel
 
-        r = spec.regime
-        log.info("fitting the regime HMMs on %d train bars", b - a)
-        fitted.regime = RegimeModel.fit(train_bars, seed=spec.seed, n_iter=r.n_iter,
-                                        covariance_type=r.covariance_type, fit_max_bars=r.fit_max_bars)
-        fitted.regime.save(models_dir)
+        fitted.regime = through("regime", (MODEL_FILE,), lambda: _fit_regime(spec, market, train, models_dir),
+                                lambda: RegimeModel.load(models_dir))
         fitted.report["regime_fit"] = fitted.regime.summary()
     if spec.exits.model.enabled:
-        fitted.exit_model = _fit_exit_model(spec, market, train, models_dir)
+        from trader.exit_model import META_FILE, XGBExitModel
+        from trader.exit_model import MODEL_FILE as EXIT_FILE
+
+        fitted.exit_model = through("exit_model", (EXIT_FILE, META_FILE),
+                                    lambda: _fit_exit_model(spec, market, train, models_dir),
+                                    lambda: XGBExitModel.load(models_dir).bind(market.bars))
+    through.record()
     return fitted
+
+
+class _CacheUse:
+    """Fits through the model cache (or straight, without one), remembering each model's key and hit."""
+
+    def __init__(self, cache: ModelCache | None, spec: ExperimentSpec, market: Market, train: tuple[int, int],
+                 models_dir: Path) -> None:
+        self.cache, self.spec, self.train, self.models_dir = cache, spec, train, models_dir
+        self.data_id = data_identity(spec, market, train[1]) if cache is not None else ""
+        self.used: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, kind: str, files: tuple[str, ...], fit: Callable[[], Any], load: Callable[[], Any]) -> Any:
+        if self.cache is None:
+            return fit()
+        key = model_key(kind, self.spec, self.train, self.data_id)
+        if self.cache.fetch(kind, key, self.models_dir):
+            log.info("%s loaded from the model cache (key %s)", kind, key)
+            self.used[kind] = {"key": key, "hit": True}
+            return load()
+        model = fit()
+        self.cache.store(kind, key, [self.models_dir / f for f in files])
+        self.used[kind] = {"key": key, "hit": False}
+        return model
+
+    def record(self) -> None:
+        if self.cache is not None and self.used:
+            (self.models_dir / "cache.json").write_text(json.dumps(self.used, indent=1, sort_keys=True) + "\n")
+
+
+def _fit_predictor(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> Any:
+    from trader.models.predictor import PredictorConfig
+    from trader.models.training import TrainConfig, fit_predictor
+
+    a, b = train
+    m, tr = spec.model, spec.model.training
+    cfg = PredictorConfig(
+        encoder=m.encoder, window=m.window, hidden=m.hidden, layers=m.layers, heads=m.heads,
+        d_state=m.d_state, chunk_size=m.chunk_size, kernel_size=m.kernel_size, dropout=m.dropout,
+        horizons=tuple(m.horizons), rbf_centers=m.rbf_centers, rbf_scales=tuple(m.rbf_scales),
+        mc_samples=m.mc_samples, prior_sigma=m.prior_sigma, seed=spec.seed,
+        intraday=spec.data.interval != "1day",
+    )
+    tcfg = TrainConfig(epochs=tr.epochs, batch_size=tr.batch_size, lr=tr.lr, weight_decay=tr.weight_decay,
+                       patience=tr.patience, early_stop_fraction=tr.early_stop_fraction,
+                       max_samples=tr.max_samples, kl_weight=tr.kl_weight)
+    log.info("training the %s predictor on %d train bars", m.encoder, b - a)
+    train_market_bars = market.bars.iloc[:b]
+    features = build_features(train_market_bars, intraday=cfg.intraday)
+    predictor = fit_predictor(train_market_bars, features, b, cfg, tcfg, train_start=a)
+    predictor.save(models_dir)
+    return predictor
+
+
+def _fit_regime(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> Any:
+    from trader.regime import RegimeModel
+
+    a, b = train
+    r = spec.regime
+    log.info("fitting the regime HMMs on %d train bars", b - a)
+    regime = RegimeModel.fit(market.bars.iloc[a:b], seed=spec.seed, n_iter=r.n_iter,
+                             covariance_type=r.covariance_type, fit_max_bars=r.fit_max_bars)
+    regime.save(models_dir)
+    return regime
 
 
 def _fit_exit_model(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> Any:
@@ -277,7 +335,8 @@ def window_report(fitted: FittedModels, arrays: dict[str, np.ndarray], market: M
 
 
 def _walk_forward(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
-                  window: tuple[int, int], every: int, arrays: dict[str, np.ndarray]) -> None:
+                  window: tuple[int, int], every: int, arrays: dict[str, np.ndarray],
+                  cache: ModelCache | None = None) -> None:
     """Refit the predictor and regime model every `every` evaluation bars on all bars up to the chunk start less
     the embargo, and overwrite the chunk's rows of `arrays` with the refitted models' (causal) arrays."""
 
@@ -289,7 +348,7 @@ def _walk_forward(spec: ExperimentSpec, market: Market, train: tuple[int, int], 
         log.info("walk-forward refit %d on bars [%d, %d)", n, *refit_train)
         refit = fit_models(spec.model_copy(update={"exits": spec.exits.model_copy(
             update={"model": spec.exits.model.model_copy(update={"enabled": False})})}),
-            view, refit_train, models_dir / f"refit-{n}")
+            view, refit_train, models_dir / f"refit-{n}", cache)
         part = refit.arrays(view, start=max(0, chunk_start - spec.model.window))
         for key, values in part.items():
             if key in arrays:
@@ -297,12 +356,14 @@ def _walk_forward(spec: ExperimentSpec, market: Market, train: tuple[int, int], 
 
 
 def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
-                   window: tuple[int, int] | None = None, reuse: bool = False) -> Pipeline:
+                   window: tuple[int, int] | None = None, reuse: bool = False,
+                   cache: ModelCache | None = None) -> Pipeline:
     """Fit (or, with reuse, load) the models, compute the per-bar arrays and build the strategy.
 
     `market` must hold nothing after the evaluation window; `window` is the evaluation range (for the
     out-of-sample quality report)."""
-    fitted = load_models(spec, market, train, models_dir) if reuse else fit_models(spec, market, train, models_dir)
+    fitted = (load_models(spec, market, train, models_dir) if reuse
+              else fit_models(spec, market, train, models_dir, cache))
     start, end = window if window is not None else (0, len(market.bars))
     needs_arrays = spec.entry.type not in MODEL_FREE or spec.exits.model.enabled
     first = train[0] if spec.entry.type in TRAINED_CONTROLLERS else max(0, start - spec.model.window)
@@ -311,7 +372,7 @@ def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int],
         spec.entry.type in TRAINED_CONTROLLERS) else None
     k = spec.splits.refit_every
     if k and needs_arrays and not reuse and spec.entry.type not in MODEL_FREE:
-        _walk_forward(spec, market, train, models_dir, (start, end), k, arrays)
+        _walk_forward(spec, market, train, models_dir, (start, end), k, arrays, cache)
     report = window_report(fitted, arrays, market, start, end) if needs_arrays else {}
     if controller is not None and getattr(controller, "report", None):
         report[spec.entry.type] = controller.report

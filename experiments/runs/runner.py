@@ -17,6 +17,7 @@ import pandas as pd
 from experiments.runs import ledger
 from experiments.runs.backtest import buy_and_hold, evaluate
 from experiments.runs.market_loader import load_market_for
+from experiments.runs.model_cache import ModelCache
 from experiments.runs.pipeline import baseline_strategy, build_pipeline, truncated
 from experiments.runs.store import create_run_dir, environment, read_json, write_frame, write_json, write_text
 from experiments.runs.summary import summary_text
@@ -93,7 +94,8 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
     splits = split_bars(stamps, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
     log.info("data: %d bars; train %s, validation %s", len(stamps), splits.train, splits.validation)
     start, end = _window(spec, splits, cycles)
-    pipe = build_pipeline(spec, truncated(market, end), splits.train, run_dir / "models", window=(start, end))
+    pipe = build_pipeline(spec, truncated(market, end), splits.train, run_dir / "models", window=(start, end),
+                          cache=ModelCache.from_home())
     total = end - start
 
     def tick(name: str) -> Callable[[int], None] | None:
