@@ -27,8 +27,13 @@ def register(cli: typer.Typer) -> None:
         cycles: int | None = typer.Option(None, "--cycles", min=10, help="Bound the evaluation bars."),
         idea: str | None = typer.Option(None, "--idea", help="Run one queued (approved) idea by hand."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        threads: int = typer.Option(1, "--threads", min=0, help="Threads for torch, BLAS and XGBoost (0: their "
+                                                                "defaults)."),
     ) -> None:
         """Run one experiment: fit on train, evaluate on validation, write runs/<run_id>/."""
+        from experiments.runs.threads import limit_threads
+
+        limit_threads(threads)
         from experiments.runs.runner import run_experiment
 
         if idea:

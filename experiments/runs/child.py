@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.parent is not None:
         die_with_parent(args.parent)
+    from experiments.runs.threads import limit_threads, threads_from_env
+
+    limit_threads(threads_from_env())  # before the experiment loads torch, BLAS or XGBoost
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from experiments.home import set_home

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import psutil
 
 from experiments.home import home_dir
+from experiments.runs.threads import thread_env
 
 OutcomeKind = Literal["ok", "error", "timeout", "memory", "crashed", "aborted"]
 TAIL_CHARS = 4000
@@ -34,6 +35,8 @@ class Limits:
     timeout_s: float | None = 3600.0
     memory_mb: float | None = 4096.0
     poll_s: float = 0.2
+    threads: int = 1
+    """Threads per numeric library in the child (0: the libraries' defaults)."""
 
 
 @dataclass
@@ -120,7 +123,7 @@ def run_contained(args: list[str], log_path: Path, result_path: Path, limits: Li
     result_path.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "experiments.runs.child", *args, "--home", str(home_dir()),
            "--parent", str(os.getpid())]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **thread_env(limits.threads)}
     with open(log_path, "ab") as log:
         log.write(f"\n=== {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')} child_run {' '.join(args)}\n"
                   .encode())

@@ -92,6 +92,7 @@ def environment() -> dict[str, Any]:
         "numpy": numpy.__version__,
         "pandas": pd.__version__,
         "torch": torch.__version__,
+        "threads": _threads(torch),
     }
     try:
         here = Path(__file__).resolve().parent
@@ -101,6 +102,14 @@ def environment() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         info["git_commit"] = "unknown"
     return info
+
+
+def _threads(torch: Any) -> dict[str, int]:
+    """Threads the run's libraries use: torch's pool and the widest BLAS/OpenMP pool loaded."""
+    from threadpoolctl import threadpool_info
+
+    pools = [int(p.get("num_threads", 0)) for p in threadpool_info()]
+    return {"torch": int(torch.get_num_threads()), "blas_openmp": max(pools, default=0)}
 
 
 def list_runs() -> list[dict[str, Any]]:
