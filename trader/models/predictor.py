@@ -26,6 +26,7 @@ from torch import nn
 
 from trader.errors import DataError, StateError
 from trader.features import FeatureScaler, build_features
+from trader.models.base import TemporalEncoder
 from trader.models.errors import ModelError
 from trader.models.heads import BayesMLP, RBFLayer
 from trader.models.registry import build_encoder, check_encoder_name
@@ -123,6 +124,16 @@ def pad_rows(x: torch.Tensor, window: int) -> torch.Tensor:
     return torch.cat([x.new_zeros(window - 1, x.shape[1]), x], dim=0)
 
 
+def input_window(window: int, encoder: TemporalEncoder) -> int:
+    """Bars a window must hold: `window`, cropped to the encoder's receptive field where it has one.
+
+    The last output cannot depend on older bars, so cropping changes nothing but the work (a TCN with a 13-bar
+    field reads 13 bars, not 64): `model.window` is the history any encoder may use, and one that sees less
+    is not fed more."""
+    field = encoder.receptive_field
+    return window if field is None else min(window, field)
+
+
 def gather_windows(padded: torch.Tensor, positions: np.ndarray, window: int) -> torch.Tensor:
     """Windows [len(positions), window, features] ending at each position of a `pad_rows` tensor."""
     idx = torch.as_tensor(np.asarray(positions, dtype=np.int64))[:, None] + torch.arange(window)
@@ -184,6 +195,11 @@ class Predictor:
         return self.config.horizons
 
     @property
+    def input_window(self) -> int:
+        """Bars each prediction reads: model.window cropped to the encoder's receptive field."""
+        return input_window(self.config.window, self.net.encoder)
+
+    @property
     def feature_columns(self) -> list[str]:
         """The feature columns the predictor reads, in order."""
         return list(self.scaler.columns)
@@ -217,10 +233,11 @@ class Predictor:
             raise DataError(f"predict positions must lie in [0, {len(x)}), got {positions.min()}..{positions.max()}")
         self.net.eval()
         parts: list[dict[str, np.ndarray]] = []
-        padded = pad_rows(x, self.config.window)
+        window = self.input_window
+        padded = pad_rows(x, window)
         with torch.no_grad():
             for a in range(0, len(positions), self.batch_size):
-                xb = gather_windows(padded, positions[a:a + self.batch_size], self.config.window)
+                xb = gather_windows(padded, positions[a:a + self.batch_size], window)
                 parts.append(self.predict_encoded(self.net.encoder(xb)))
         if not parts:
             return {k: np.zeros((0, len(self.horizons))) for k in OUTPUT_NAMES}

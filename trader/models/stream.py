@@ -37,7 +37,7 @@ class PredictorStream:
         self.mode = mode
         self.bars_seen = 0
         n_features = len(predictor.feature_columns)
-        window = predictor.config.window
+        window = predictor.input_window if mode == "window" else predictor.config.window
         self._buffer = torch.zeros(window, n_features)
         self._state: Any = None
         if mode == "step":

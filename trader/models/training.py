@@ -30,6 +30,7 @@ from trader.models.predictor import (
     PredictorNet,
     TargetStats,
     gather_windows,
+    input_window,
     pad_rows,
 )
 
@@ -175,7 +176,6 @@ def fit_predictor(
         )
 
     scaler = FeatureScaler().fit(features.iloc[train_start:train_end])
-    x = pad_rows(torch.from_numpy(scaler.transform_array(features)), config.window)
     stats = target_stats(fit_labels.rows(fit_pos))
     fit_t = make_targets(fit_labels, fit_pos, stats)
     es_t = make_targets(es_labels, es_pos, stats)
@@ -184,6 +184,8 @@ def fit_predictor(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         net = PredictorNet(len(scaler.columns), config)
+        window = input_window(config.window, net.encoder)
+        x = pad_rows(torch.from_numpy(scaler.transform_array(features)), window)
         opt = torch.optim.AdamW(net.parameters(), lr=train.lr, weight_decay=train.weight_decay)
         best, best_state, best_epoch, bad = math.inf, copy.deepcopy(net.state_dict()), 0, 0
         for epoch in range(1, train.epochs + 1):
@@ -193,7 +195,7 @@ def fit_predictor(
             for a in range(0, len(order), train.batch_size):
                 idx = order[a:a + train.batch_size]
                 tb = Targets(fit_t.ret[idx], fit_t.up[idx], fit_t.logvol[idx], fit_t.mask[idx])
-                loss, _ = predictor_loss(net, gather_windows(x, fit_pos[idx], config.window), tb,
+                loss, _ = predictor_loss(net, gather_windows(x, fit_pos[idx], window), tb,
                                          train.kl_weight, len(fit_pos))
                 opt.zero_grad()
                 loss.backward()
@@ -204,7 +206,7 @@ def fit_predictor(
             if len(es_pos) == 0:
                 best_state, best_epoch = copy.deepcopy(net.state_dict()), epoch
                 continue
-            es = _epoch_loss(net, x, es_pos, es_t, config.window, 1024)
+            es = _epoch_loss(net, x, es_pos, es_t, window, 1024)
             history["early_stop_loss"].append(es)
             log.info("predictor epoch %d: train %.4f, early-stop %.4f", epoch, history["train_loss"][-1], es)
             if es < best - 1e-6:
