@@ -38,6 +38,8 @@ from trader.regime_features import (
 from trader.regime_hmm import AxisHMM, fit_axis
 
 MODEL_FILE = "regime.json"
+EM_STARTS = 4
+"""EM starts per axis (the tercile start, then random ones); the best log-likelihood wins."""
 FORMAT = "gaussian-regime-hmm"
 VERSION = 1
 STATE_NAMES: dict[str, tuple[str, str, str]] = {
@@ -119,7 +121,8 @@ class RegimeModel:
     # --------------------------------------------------------------------------------------------- fit
     @classmethod
     def fit(cls, bars: pd.DataFrame, *, seed: int = 0, n_iter: int = 50, covariance_type: str = "diag",
-            fit_max_bars: int = 20_000, config: FeatureConfig | None = None) -> RegimeModel:
+            fit_max_bars: int = 20_000, config: FeatureConfig | None = None,
+            restarts: int = EM_STARTS) -> RegimeModel:
         """Fit the three axes on these (training) bars: features causal, the most recent `fit_max_bars` rows."""
         check_bars(bars)
         if covariance_type not in ("diag", "full"):
@@ -153,7 +156,7 @@ class RegimeModel:
             x_axis = x_all[:, idx]
             row_score = x_axis @ order_weights(axis, feats_axis)
             fitted = fit_axis(axis, feats_axis, x_axis, row_score, seed=seed, n_iter=n_iter,
-                              covariance_type=covariance_type)
+                              covariance_type=covariance_type, restarts=restarts)
             order = np.argsort(order_score(axis, fitted.features, fitted.means), kind="stable")
             axes[axis] = fitted.permuted(order)
         stamps = pd.DatetimeIndex(bars.index)

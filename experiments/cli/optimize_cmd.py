@@ -39,6 +39,8 @@ def register(cli: typer.Typer) -> None:
         memory_mb: float = typer.Option(4096.0, "--memory-mb", min=64.0, help="Memory cap per experiment (MB)."),
         threads: int = typer.Option(1, "--threads", min=0, help="Threads for torch, BLAS and XGBoost in each "
                                                                 "experiment (0: their defaults)."),
+        warm: bool = typer.Option(True, "--warm/--cold", help="Fork experiments from a process that imported "
+                                                              "everything once (--cold: a new Python each)."),
         cycles: int | None = typer.Option(None, "--cycles", min=10, help="Bound every run's evaluation bars."),
         heartbeat: float = typer.Option(15.0, "--heartbeat", min=0.1, help="Seconds between heartbeats."),
         stale_after: float = typer.Option(120.0, "--stale-after", min=0.3,
@@ -57,7 +59,7 @@ def register(cli: typer.Typer) -> None:
                 max_experiments=max_experiments, until=parse_until(until) if until else None, once=once,
                 auto_promote=auto_promote, agent=not no_agent, offline=True if offline else None,
                 max_proposals=max_proposals, agent_interval_s=agent_every * 60.0, agent_backlog=agent_backlog,
-                timeout_s=timeout, memory_mb=memory_mb, threads=threads, cycles=cycles, heartbeat_s=heartbeat,
+                timeout_s=timeout, memory_mb=memory_mb, threads=threads, warm_start=warm, cycles=cycles, heartbeat_s=heartbeat,
                 stale_after_s=stale_after, max_attempts=max_attempts, poll_s=poll,
             )
         except ValidationError as err:

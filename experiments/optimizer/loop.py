@@ -80,6 +80,7 @@ class OptimizerConfig(BaseModel):
     timeout_s: float | None = Field(3600.0, gt=0.0, description="wall-clock limit per experiment")
     memory_mb: float | None = Field(4096.0, gt=0.0, description="resident-memory cap per experiment")
     threads: int = Field(1, ge=0, le=256, description="threads per numeric library in each experiment (0: defaults)")
+    warm_start: bool = Field(True, description="fork each experiment from a process that imported everything once")
     cycles: int | None = Field(None, ge=10, description="bound on evaluation bars for every run")
     analyze: bool = Field(True, description="write ANALYSIS.md after each run")
 
@@ -167,7 +168,8 @@ class Optimizer:
         self.queue = queue or IdeaQueue.from_home()
         self.wid = worker_id("optimizer")
         self.agent_fn = agent_fn or self._default_agent
-        self.limits = Limits(timeout_s=config.timeout_s, memory_mb=config.memory_mb, threads=config.threads)
+        self.limits = Limits(timeout_s=config.timeout_s, memory_mb=config.memory_mb, threads=config.threads,
+                             warm=config.warm_start)
         self.started = _now()
         self.stop_reason: str | None = None
         self.results: list[dict[str, Any]] = []

@@ -40,21 +40,35 @@ PR_SET_PDEATHSIG = 1
 log = logging.getLogger("gaussian.child")
 
 
+def _alive(pid: int, direct: bool) -> bool:
+    """Whether the process this child must die with still runs (a direct parent: still our parent)."""
+    if direct:
+        return os.getppid() == pid
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def die_with_parent(parent_pid: int) -> None:
-    """Arrange to be killed when the parent process dies (Linux prctl, plus a polling watchdog everywhere)."""
-    if sys.platform.startswith("linux"):
+    """Arrange to be killed when `parent_pid` dies: the Linux parent-death signal where it is our parent (a child
+    forked by the warm server is the grandchild of the process that started it), and a polling watchdog."""
+    direct = os.getppid() == parent_pid
+    if direct and sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError) as exc:
             log.warning("cannot set the parent-death signal (%s); relying on the watchdog", exc)
-    if os.getppid() != parent_pid:
+    if not _alive(parent_pid, direct):
         os._exit(75)
 
     def watch() -> None:
         while True:
             time.sleep(1.0)
-            if os.getppid() != parent_pid:
+            if not _alive(parent_pid, direct):
                 os._exit(75)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()

@@ -1,6 +1,7 @@
 """Running work in a contained child process: a wall-clock timeout, a memory cap, an abort switch and a log.
 
-The child is `python -m experiments.runs.child ...` in its own session (a Ctrl-C at the terminal reaches only
+The child is `python -m experiments.runs.child ...` (or, with `Limits.warm`, the same entry point forked from a
+server that has done the imports once: experiments.runs.warm) in its own session (a Ctrl-C at the terminal reaches only
 the parent, which decides what to do). Its stdout and stderr go to a log file; the parent polls it, kills its
 whole process group when it runs past the timeout, its resident memory (with its own children) passes the cap,
 or the abort switch is set, and reads the result file the child wrote.
@@ -23,6 +24,7 @@ import psutil
 
 from experiments.home import home_dir
 from experiments.runs.threads import thread_env
+from experiments.runs.warm import WarmChild
 
 OutcomeKind = Literal["ok", "error", "timeout", "memory", "crashed", "aborted"]
 TAIL_CHARS = 4000
@@ -37,6 +39,8 @@ class Limits:
     poll_s: float = 0.2
     threads: int = 1
     """Threads per numeric library in the child (0: the libraries' defaults)."""
+    warm: bool = False
+    """Fork the child from the warm server (imports done once, experiments.runs.warm) instead of a new Python."""
 
 
 @dataclass
@@ -121,8 +125,8 @@ def run_contained(args: list[str], log_path: Path, result_path: Path, limits: Li
     """Run `python -m experiments.runs.child ARGS` within the limits; return how it ended (never raises for it)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     result_path.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "experiments.runs.child", *args, "--home", str(home_dir()),
-           "--parent", str(os.getpid())]
+    argv = [*args, "--home", str(home_dir())]
+    cmd = [sys.executable, "-m", "experiments.runs.child", *argv, "--parent", str(os.getpid())]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **thread_env(limits.threads)}
     with open(log_path, "ab") as log:
         log.write(f"\n=== {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')} child_run {' '.join(args)}\n"
@@ -130,8 +134,11 @@ def run_contained(args: list[str], log_path: Path, result_path: Path, limits: Li
         log.flush()
         offset = log.tell()
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
+        if limits.warm:
+            proc: Any = WarmChild(argv, log_path, env)
+        else:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                    start_new_session=True)
     if on_start is not None:
         on_start(proc.pid)
     try:
