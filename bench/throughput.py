@@ -2,11 +2,12 @@
 
 Usage: python bench/throughput.py [--ideas 10] [--cycles 2000] [--sessions 30]
 
-Three configurations run the same batch side by side, each in a fresh home whose market is generated once
+Four configurations run the same batch side by side, each in a fresh home whose market is generated once
 beforehand (as it is after an optimizer's first run):
-  before       no model cache, torch's default threads (what every idea cost before)
-  1 thread     no model cache, one thread per library
-  cache        the fitted-model cache, one thread per library
+  before       a new Python per experiment, no model cache, torch's default threads (what every idea cost before)
+  1 thread     as before, one thread per library
+  cache        as before, one thread per library and the fitted-model cache
+  warm         all of that, each experiment forked from the warm server (the optimizer's default)
 Half of the ideas change only exit settings (the predictor and regime HMM are reused from the cache), the other
 half change the entry (every model is reused). The table prints seconds, experiments per hour and the ratio to
 `before`, and checks that the cache changes no figure: metrics.json of `cache` equals `1 thread` run for run,
@@ -37,7 +38,8 @@ CHANGES = [
 ]
 """The batch: the base spec, then five exit-only and four entry changes (one changes both)."""
 
-CONFIGS = (("before", "0", 0), ("1 thread", "0", 1), ("cache", "2048", 1))
+CONFIGS = (("before", "0", 0, False), ("1 thread", "0", 1, False), ("cache", "2048", 1, False),
+           ("warm", "2048", 1, True))
 
 
 def _strip(node):
@@ -49,7 +51,7 @@ def _strip(node):
     return node
 
 
-def run_batch(home: Path, specs: list[dict], cache_mb: str, threads: int) -> tuple[float, list[dict]]:
+def run_batch(home: Path, specs: list[dict], cache_mb: str, threads: int, warm: bool) -> tuple[float, list[dict]]:
     """Run every spec as the optimizer would; total wall seconds and each run's metrics.json."""
     os.environ["GAUSSIAN_MODEL_CACHE_MB"] = cache_mb
     set_home(home)
@@ -60,7 +62,7 @@ def run_batch(home: Path, specs: list[dict], cache_mb: str, threads: int) -> tup
         job, result = home / f"job{i}.json", home / f"result{i}.json"
         job.write_text(json.dumps({"idea_id": None, "spec": spec, "cycles": None, "analyze": False}))
         out = run_contained(["run", str(job), str(result)], home / "children.log", result,
-                            Limits(timeout_s=3600, memory_mb=None, threads=threads))
+                            Limits(timeout_s=3600, memory_mb=None, threads=threads, warm=warm))
         if out.kind != "ok":
             raise SystemExit(f"experiment {i} ended {out.kind}: {out.log_tail[-1500:]}")
         run_id = json.loads(result.read_text())["run_id"]
@@ -81,15 +83,16 @@ def main() -> None:
     specs = [load_spec(None, [*base, *c]).model_dump(mode="json") for c in CHANGES[: args.ideas]]
     rows, docs = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, cache_mb, threads in CONFIGS:
-            secs, docs[name] = run_batch(Path(tmp) / name.replace(" ", "_"), specs, cache_mb, threads)
+        for name, cache_mb, threads, warm in CONFIGS:
+            secs, docs[name] = run_batch(Path(tmp) / name.replace(" ", "_"), specs, cache_mb, threads, warm)
             rows.append((name, secs))
     before = rows[0][1]
     print(f"{'configuration':14} {'experiments':>11} {'seconds':>9} {'per hour':>9} {'x before':>9}")
     for name, secs in rows:
         print(f"{name:14} {len(specs):>11} {secs:>9.1f} {len(specs) * 3600 / secs:>9.0f} {before / secs:>9.2f}")
-    same = [_strip(a) == _strip(b) for a, b in zip(docs["1 thread"], docs["cache"], strict=True)]
-    print(f"metrics identical with and without the cache: {sum(same)}/{len(same)} runs")
+    for other in ("cache", "warm"):
+        same = [_strip(a) == _strip(b) for a, b in zip(docs["1 thread"], docs[other], strict=True)]
+        print(f"metrics of '{other}' identical to '1 thread': {sum(same)}/{len(same)} runs")
     print(f"{args.cycles} cycles, {args.sessions} sessions; python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
 
 
