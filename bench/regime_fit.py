@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trader.market.synthetic import generate_synthetic  # noqa: E402
-from trader.regime import AXES, RegimeModel  # noqa: E402
+from trader.market.synthetic import generate_synthetic
+from trader.regime import AXES, RegimeModel
 
 STARTS = (1, 2, 4)
 

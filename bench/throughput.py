@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.home import set_home  # noqa: E402
-from experiments.runs.containment import Limits, run_contained  # noqa: E402
-from experiments.runs.market_loader import load_market_for  # noqa: E402
-from experiments.spec.io import load_spec  # noqa: E402
+from experiments.home import set_home
+from experiments.runs.containment import Limits, run_contained
+from experiments.runs.market_loader import load_market_for
+from experiments.spec.io import load_spec
 
 CHANGES = [
     [], ["exits.stop_loss_pct=30"], ["exits.take_profit_pct=40"], ["exits.trailing_activation_pct=15"],
