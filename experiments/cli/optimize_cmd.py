@@ -140,6 +140,11 @@ def _print_status(doc: dict[str, Any]) -> None:
     if cur:
         console.print(f"  running idea {cur['idea_id']} ({cur['title']}) since {cur['since']}, "
                       f"attempt {cur.get('attempt')}, log {cur.get('log')}", highlight=False)
+    from experiments.runs.progress import describe
+
+    for e in doc.get("experiments") or []:
+        who = f"idea {e['idea_id']}" if e.get("idea_id") else "by hand"
+        console.print(f"  run {e['run_id']} ({who}, pid {e.get('pid')}): {describe(e)}", highlight=False)
     for r in doc["running"]:
         if not cur or r["idea_id"] != cur["idea_id"]:
             console.print(f"  leased: idea {r['idea_id']} by {r['worker']} (heartbeat {r['heartbeat']})",

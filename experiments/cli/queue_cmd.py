@@ -4,19 +4,19 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agents.sink import Source
 from experiments.home import runs_dir
-from experiments.ideas.models import Idea, Status
-from experiments.ideas.queue import IdeaQueue
-from experiments.spec.io import apply_overrides, load_spec, spec_diff, validate_spec
-from experiments.spec.io import spec_hash as hash_spec
+from experiments.ideas.status import Status
+
+if TYPE_CHECKING:  # the models and the queue load pydantic, TinyDB and the spec: imported by the commands
+    from experiments.ideas.models import Idea
+    from experiments.ideas.queue import IdeaQueue
 
 app = typer.Typer(
     help="Review the idea queue: proposals from agents, heuristics and people.",
@@ -45,6 +45,8 @@ def register(cli: typer.Typer) -> None:
 
 
 def _queue() -> IdeaQueue:
+    from experiments.ideas.queue import IdeaQueue
+
     return IdeaQueue.from_home()
 
 
@@ -77,6 +79,9 @@ def _analysis_path(run_id: str | None) -> Path | None:
 
 
 def _diff(q: IdeaQueue, idea: Idea) -> tuple[dict[str, tuple[Any, Any]], str | None]:
+    from experiments.spec.io import spec_diff
+    from experiments.spec.io import spec_hash as hash_spec
+
     if idea.spec is None:
         return {}, None
     base = q.base_spec()
@@ -232,6 +237,9 @@ def add(
 ) -> None:
     """Queue your own idea: --set changes against the base spec, or a complete spec file (its missing fields
     take the ExperimentSpec defaults) with optional --set overrides; the diff against the base is recorded."""
+    from agents.sink import Source
+    from experiments.spec.io import apply_overrides, load_spec, validate_spec
+
     q = _queue()
     actor = _actor(by)
     set_ = set_ or []

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from experiments.cli.progress_display import phase_display
 from experiments.cli.tables import fmt_cell, results_table
 from experiments.runs.store import list_runs, read_json, resolve_run
-from experiments.spec.io import load_spec
 
 console = Console()
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
@@ -30,6 +29,7 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Run one experiment: fit on train, evaluate on validation, write runs/<run_id>/."""
         from experiments.runs.runner import run_experiment
+        from experiments.spec.io import load_spec
 
         if idea:
             from experiments.ideas.run_idea import run_idea
@@ -37,16 +37,8 @@ def register(cli: typer.Typer) -> None:
             result = run_idea(idea, set_, cycles)
         else:
             spec = load_spec(spec_path, set_) if spec_path or not _has_base() else _base_with(set_)
-            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                          TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
-                tasks: dict[str, int] = {}
-
-                def progress(name: str, done: int, total: int) -> None:
-                    if name not in tasks:
-                        tasks[name] = bar.add_task(name, total=total)
-                    bar.update(tasks[name], completed=done)
-
-                result = run_experiment(spec, cycles=cycles, progress=progress)
+            with phase_display(console, enabled=not as_json) as display:
+                result = run_experiment(spec, cycles=cycles, progress=display)
         if as_json:
             typer.echo(json.dumps({"run_id": result.run_id, "metrics": result.metrics,
                                    "baselines": result.baselines}, default=str, indent=2))
@@ -95,5 +87,6 @@ def _has_base() -> bool:
 
 def _base_with(overrides: list[str]):
     from experiments.home import home_dir
+    from experiments.spec.io import load_spec
 
     return load_spec(home_dir() / "base_spec.yaml", overrides)

@@ -8,6 +8,7 @@ signals): the same function serves a backtest window and a growing live series.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,17 @@ log = logging.getLogger("gaussian.pipeline")
 MODEL_FREE = ("momentum", "random")
 SUPPORTED_ENTRY_TYPES = ("consensus", "predictor", "bandit", "rl", "q_scorer", "momentum", "random")
 TRAINED_CONTROLLERS = ("rl", "q_scorer")
+Report = Callable[[str, int, "int | None", str], None]
+
+
+def _quiet(phase: str, done: int, total: int | None, info: str = "") -> None:
+    """The progress report used when nobody listens."""
+
+
+def _step(report: Report, phase: str) -> Callable[[], None]:
+    """Announce a one-step phase now; call the result when it is done."""
+    report(phase, 0, 1, "")
+    return lambda: report(phase, 1, 1, "")
 
 
 @dataclass
@@ -158,8 +170,10 @@ def _needs_regime(spec: ExperimentSpec) -> bool:
     return spec.entry.type not in MODEL_FREE and spec.regime.enabled
 
 
-def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> FittedModels:
+def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
+               progress: Report | None = None) -> FittedModels:
     """Fit the predictor, the regime HMM and the exit model the spec asks for, on train bars only; save them."""
+    report = progress or _quiet
     models_dir.mkdir(parents=True, exist_ok=True)
     a, b = train
     train_bars = market.bars.iloc[a:b]
@@ -181,8 +195,18 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
                            max_samples=tr.max_samples, kl_weight=tr.kl_weight)
         log.info("training the %s predictor on %d train bars", m.encoder, b - a)
         train_market_bars = market.bars.iloc[:b]
+        done = _step(report, "features")
         features = build_features(train_market_bars, intraday=cfg.intraday)
-        fitted.predictor = fit_predictor(train_market_bars, features, b, cfg, tcfg, train_start=a)
+        done()
+        phase = f"predictor training ({m.encoder})"
+        report(phase, 0, tr.epochs, "")
+
+        def on_epoch(epoch: int, epochs: int, loss: float, es: float | None) -> None:
+            report(phase, epoch, epochs, f"loss {loss:.4f}" + (f", early-stop {es:.4f}" if es is not None else ""))
+
+        fitted.predictor = fit_predictor(train_market_bars, features, b, cfg, tcfg, train_start=a, on_epoch=on_epoch)
+        ran = fitted.predictor.report.get("epochs_run", tr.epochs)
+        report(phase, ran, ran, f"best epoch {fitted.predictor.report.get('best_epoch')}")
         fitted.predictor.save(models_dir)
         fitted.report["predictor_training"] = fitted.predictor.report
     if _needs_regime(spec):
@@ -190,12 +214,16 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
 
         r = spec.regime
         log.info("fitting the regime HMMs on %d train bars", b - a)
+        done = _step(report, "regime HMMs")
         fitted.regime = RegimeModel.fit(train_bars, seed=spec.seed, n_iter=r.n_iter,
                                         covariance_type=r.covariance_type, fit_max_bars=r.fit_max_bars)
         fitted.regime.save(models_dir)
         fitted.report["regime_fit"] = fitted.regime.summary()
+        done()
     if spec.exits.model.enabled:
+        done = _step(report, "exit model")
         fitted.exit_model = _fit_exit_model(spec, market, train, models_dir)
+        done()
     return fitted
 
 
@@ -277,12 +305,14 @@ def window_report(fitted: FittedModels, arrays: dict[str, np.ndarray], market: M
 
 
 def _walk_forward(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
-                  window: tuple[int, int], every: int, arrays: dict[str, np.ndarray]) -> None:
+                  window: tuple[int, int], every: int, arrays: dict[str, np.ndarray], report: Report) -> None:
     """Refit the predictor and regime model every `every` evaluation bars on all bars up to the chunk start less
     the embargo, and overwrite the chunk's rows of `arrays` with the refitted models' (causal) arrays."""
 
     start, end = window
-    for n, chunk_start in enumerate(range(start + every, end, every), start=1):
+    chunks = list(range(start + every, end, every))
+    report("walk-forward refits", 0, len(chunks), "")
+    for n, chunk_start in enumerate(chunks, start=1):
         chunk_end = min(chunk_start + every, end)
         refit_train = (train[0], max(train[1], chunk_start - spec.splits.embargo_bars))
         view = truncated(market, chunk_end)
@@ -294,24 +324,40 @@ def _walk_forward(spec: ExperimentSpec, market: Market, train: tuple[int, int], 
         for key, values in part.items():
             if key in arrays:
                 arrays[key][chunk_start:chunk_end] = values[chunk_start:chunk_end]
+        report("walk-forward refits", n, len(chunks), "")
 
 
 def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
-                   window: tuple[int, int] | None = None, reuse: bool = False) -> Pipeline:
+                   window: tuple[int, int] | None = None, reuse: bool = False,
+                   progress: Report | None = None) -> Pipeline:
     """Fit (or, with reuse, load) the models, compute the per-bar arrays and build the strategy.
 
     `market` must hold nothing after the evaluation window; `window` is the evaluation range (for the
-    out-of-sample quality report)."""
-    fitted = load_models(spec, market, train, models_dir) if reuse else fit_models(spec, market, train, models_dir)
+    out-of-sample quality report); `progress(phase, done, total, info)` hears of every phase."""
+    report = progress or _quiet
+    if reuse:
+        done = _step(report, "load models")
+        fitted = load_models(spec, market, train, models_dir)
+        done()
+    else:
+        fitted = fit_models(spec, market, train, models_dir, report)
     start, end = window if window is not None else (0, len(market.bars))
     needs_arrays = spec.entry.type not in MODEL_FREE or spec.exits.model.enabled
     first = train[0] if spec.entry.type in TRAINED_CONTROLLERS else max(0, start - spec.model.window)
-    arrays = fitted.arrays(market, start=first) if needs_arrays else {}
-    controller = _controller(spec, market, train, models_dir, arrays, reuse) if (
-        spec.entry.type in TRAINED_CONTROLLERS) else None
+    if needs_arrays:
+        done = _step(report, "per-bar arrays")
+        arrays = fitted.arrays(market, start=first)
+        done()
+    else:
+        arrays = {}
+    controller = None
+    if spec.entry.type in TRAINED_CONTROLLERS:
+        done = _step(report, {"rl": "PPO entry policy", "q_scorer": "Q-scorer"}[spec.entry.type])
+        controller = _controller(spec, market, train, models_dir, arrays, reuse)
+        done()
     k = spec.splits.refit_every
     if k and needs_arrays and not reuse and spec.entry.type not in MODEL_FREE:
-        _walk_forward(spec, market, train, models_dir, (start, end), k, arrays)
+        _walk_forward(spec, market, train, models_dir, (start, end), k, arrays, report)
     report = window_report(fitted, arrays, market, start, end) if needs_arrays else {}
     if controller is not None and getattr(controller, "report", None):
         report[spec.entry.type] = controller.report

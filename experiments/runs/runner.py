@@ -18,6 +18,7 @@ from experiments.runs import ledger
 from experiments.runs.backtest import buy_and_hold, evaluate
 from experiments.runs.market_loader import load_market_for
 from experiments.runs.pipeline import baseline_strategy, build_pipeline, truncated
+from experiments.runs.progress import Display, RunProgress
 from experiments.runs.store import create_run_dir, environment, read_json, write_frame, write_json, write_text
 from experiments.runs.summary import summary_text
 from experiments.spec.io import spec_hash, validate_spec
@@ -47,10 +48,13 @@ def _window(spec: ExperimentSpec, splits: Splits, cycles: int | None) -> tuple[i
 
 
 def run_experiment(spec: ExperimentSpec, cycles: int | None = None, idea_id: str | None = None,
-                   progress: Callable[[str, int, int], None] | None = None, analyze: bool = True) -> RunResult:
-    """Run one experiment end to end into a new run directory and append it to the ledger."""
+                   progress: Display | None = None, analyze: bool = True) -> RunResult:
+    """Run one experiment end to end into a new run directory and append it to the ledger; every phase is
+    reported to `progress` (a display) and to the run's progress.json."""
     h = spec_hash(spec)
     run_id, run_dir = create_run_dir(h)
+    rp = RunProgress(display=progress)
+    rp.bind(run_dir, idea_id)
     handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("gaussian")
@@ -60,18 +64,22 @@ def run_experiment(spec: ExperimentSpec, cycles: int | None = None, idea_id: str
         write_json(run_dir / "spec.json", {"hash": h, "spec": spec.model_dump(mode="json"), "idea_id": idea_id})
         write_json(run_dir / "environment.json", {**environment(), "seed": spec.seed})
         t0 = time.perf_counter()
-        result = _execute(spec, run_id, run_dir, cycles, progress)
+        result = _execute(spec, run_id, run_dir, cycles, rp)
         log.info("run %s finished in %.1fs", run_id, time.perf_counter() - t0)
         ledger.record(run_id, h, "done", result.metrics, idea_id=idea_id)
     except BaseException as exc:
         log.exception("run %s failed", run_id)
         ledger.record(run_id, h, "failed", idea_id=idea_id, error=f"{type(exc).__name__}: {exc}")
+        rp.finish("failed")
         raise
     finally:
         root.removeHandler(handler)
         handler.close()
     if analyze:
+        rp("analysis", 0, 1)
         _analyze(run_dir)
+        rp("analysis", 1, 1)
+    rp.finish()
     return result
 
 
@@ -87,17 +95,21 @@ def _analyze(run_dir: Path) -> None:
 
 
 def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | None,
-             progress: Callable[[str, int, int], None] | None) -> RunResult:
+             progress: RunProgress) -> RunResult:
+    progress("load market", 0, 1)
     market = load_market_for(spec)
+    progress("load market", 1, 1, f"{len(market.bars):,} bars")
     stamps = market.bars.index
     splits = split_bars(stamps, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
     log.info("data: %d bars; train %s, validation %s", len(stamps), splits.train, splits.validation)
     start, end = _window(spec, splits, cycles)
-    pipe = build_pipeline(spec, truncated(market, end), splits.train, run_dir / "models", window=(start, end))
+    pipe = build_pipeline(spec, truncated(market, end), splits.train, run_dir / "models", window=(start, end),
+                          progress=progress)
     total = end - start
 
-    def tick(name: str) -> Callable[[int], None] | None:
-        return (lambda k: progress(name, k, total)) if progress else None
+    def tick(name: str) -> Callable[[int], None]:
+        progress(name, 0, total)
+        return lambda k: progress(name, k, total)
 
     res = evaluate(spec, market, start, end, pipe.strategy, pipe.series, pipe.exit_model, tick("evaluate"))
     if hasattr(pipe.strategy, "summary"):

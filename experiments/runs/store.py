@@ -8,13 +8,14 @@ import platform
 import secrets
 import subprocess
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from experiments.files import atomic_write_json, atomic_write_text
 from experiments.home import runs_dir
 from trader.errors import StateError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def new_run_id(spec_hash: str) -> str:
@@ -84,6 +85,7 @@ def read_json(path: Path) -> Any:
 def environment() -> dict[str, Any]:
     """Versions, git commit and platform, recorded with every run (never environment variables)."""
     import numpy
+    import pandas as pd
     import torch
 
     info: dict[str, Any] = {
