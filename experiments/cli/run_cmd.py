@@ -6,10 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from experiments.cli.progress_display import phase_display
-from experiments.cli.tables import fmt_cell, results_table
+from experiments.cli.tables import print_table, results_table, runs_table
 from experiments.runs.store import list_runs, read_json, resolve_run
 
 console = Console()
@@ -21,8 +20,8 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("run")
     def run(
-        spec_path: Path | None = typer.Argument(None, metavar="[SPEC]", help="Spec file (default: base spec)."),
-        set_: list[str] = typer.Option([], "--set", help="Override a field: path.to.field=value."),
+        spec_path: Path | None = typer.Argument(None, metavar="SPEC", help="Spec file (default: base spec)."),
+        set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE", help="Override a field: path.to.field=value (repeatable)."),
         cycles: int | None = typer.Option(None, "--cycles", min=10, help="Bound the evaluation bars."),
         idea: str | None = typer.Option(None, "--idea", help="Run one queued (approved) idea by hand."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -47,20 +46,39 @@ def register(cli: typer.Typer) -> None:
         console.print(f"run directory: {result.run_dir}")
 
     @runs_app.command("list")
-    def runs_list(as_json: bool = typer.Option(False, "--json")) -> None:
-        """All runs, newest first, with validation figures."""
+    def runs_list(
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        wide: bool = typer.Option(False, "--wide", help="Every column at full width, past the terminal's edge."),
+    ) -> None:
+        """All runs, newest first: what each ran (entry, encoder, window, exit model), validation bars and figures."""
         rows = list_runs()
+        titles = _idea_titles()
+        for r in rows:
+            r["label"] = titles.get(r.get("idea_id") or "") or (r["name"] if r["name"] != "experiment" else "by hand")
         if as_json:
             typer.echo(json.dumps(rows, default=str, indent=2))
             return
-        t = Table(title="runs")
-        for col in ("run", "name", "status", "trades", "P&L %", "Sharpe", "win rate"):
-            t.add_column(col)
-        for r in rows:
-            m = r["metrics"]
-            t.add_row(r["run_id"], str(r["name"]), r["status"], fmt_cell(m.get("trades")), fmt_cell(m.get("pnl_pct")),
-                      fmt_cell(m.get("sharpe")), fmt_cell(m.get("win_rate"), True))
-        console.print(t)
+        if not rows:
+            console.print("no runs yet (gaussian run, or gaussian optimize)")
+            return
+        print_table(runs_table(rows, "runs (validation)", console.width, wide), wide, console)
+
+    @runs_app.command("compare")
+    def runs_compare(
+        runs: list[str] = typer.Argument(..., metavar="RUN RUN [RUN...]", help="Two or more run ids (or prefixes)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Equity plot file (default: "
+                                                                   "runs/compare-<ids>.png)."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Validation metrics side by side and the equity curves on one plot."""
+        from experiments.cli.compare import compare_runs, compare_table
+
+        doc = compare_runs(runs, out)
+        if as_json:
+            typer.echo(json.dumps(doc, default=str, indent=2))
+            return
+        console.print(compare_table(doc))
+        console.print(f"equity curves: {doc['plot']}", highlight=False)
 
     @runs_app.command("show")
     def runs_show(run: str, as_json: bool = typer.Option(False, "--json")) -> None:
@@ -77,6 +95,17 @@ def register(cli: typer.Typer) -> None:
         console.print(f"files: {d}")
 
     cli.add_typer(runs_app, name="runs")
+
+
+def _idea_titles() -> dict[str, str]:
+    """idea id -> title, for naming the runs of queued ideas (empty without a queue)."""
+    from experiments.home import queue_path
+
+    if not queue_path().exists():
+        return {}
+    from experiments.ideas.queue import IdeaQueue
+
+    return {i.id: i.title for i in IdeaQueue(queue_path()).list()}
 
 
 def _has_base() -> bool:

@@ -12,8 +12,8 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("spec")
     def spec(
-        path: Path | None = typer.Argument(None, metavar="[SPEC]", help="Spec file to validate (YAML, JSON or TOML)."),
-        set_: list[str] = typer.Option([], "--set", help="Override a field: path.to.field=value."),
+        path: Path | None = typer.Argument(None, metavar="SPEC", help="Spec file to validate (YAML, JSON or TOML)."),
+        set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE", help="Override a field: path.to.field=value (repeatable)."),
         example: bool = typer.Option(False, "--example", help="Print a commented example spec."),
         schema: bool = typer.Option(False, "--schema", help="Print the JSON schema."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Write the example/schema to this file."),

@@ -67,10 +67,10 @@ class RunProgress:
             self._phase, self._phase_t0 = phase, now
             self._last_write = 0.0
         self._last = PhaseUpdate(phase, done, total, info)
-        if self.display is not None:
-            self.display(self._last)
         finished = total is not None and done >= total
-        self._write("running", force=finished or now - self._last_write >= self.interval_s)
+        self._write("running", force=finished or done == 0 or now - self._last_write >= self.interval_s)
+        if self.display is not None:  # after the file: whoever the display tells can read the same phase there
+            self.display(self._last)
 
     def finish(self, state: str = "done") -> None:
         """Mark the run finished (done or failed) in progress.json."""

@@ -134,10 +134,22 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
         "rejected_orders": len(res.rejected), "data": dict(market.meta), **pipe.report,
     }
     write_frame(run_dir / "trades.parquet", trades)
-    write_frame(run_dir / "equity.parquet", res.equity)
+    write_frame(run_dir / "equity.parquet", _with_baselines(res.equity, rnd.equity, market, start, end, initial))
     write_json(run_dir / "metrics.json", doc)
     write_text(run_dir / "SUMMARY.txt", summary_text(run_id, spec, doc))
     return RunResult(run_id, run_dir, metrics, baselines)
+
+
+def _with_baselines(equity: pd.DataFrame, random_equity: pd.DataFrame, market: Any, start: int, end: int,
+                    initial: float) -> pd.DataFrame:
+    """The strategy's equity with the random-entry and buy-and-hold equity on the same bars (for the plots)."""
+    out = equity.copy()
+    if len(random_equity) == len(out):
+        out["baseline_random"] = random_equity["equity"].to_numpy(dtype=float)
+    close = market.bars["close"].iloc[start:end].to_numpy(dtype=float)
+    if len(close) == len(out) and len(close):
+        out["baseline_buy_hold"] = initial * close / close[0]
+    return out
 
 
 def evaluate_holdout(run_dir: Path) -> dict[str, Any]:

@@ -106,7 +106,10 @@ def environment() -> dict[str, Any]:
 
 
 def list_runs() -> list[dict[str, Any]]:
-    """Summaries of every run directory (newest first): id, name, status, validation metrics."""
+    """Summaries of every run directory (newest first): id, name, idea, status (done, running, failed or
+    incomplete), what it ran (entry, encoder, model window, exit model), validation bars and metrics."""
+    from experiments.runs.progress import read_progress
+
     root = runs_dir()
     if not root.exists():
         return []
@@ -117,11 +120,21 @@ def list_runs() -> list[dict[str, Any]]:
         spec = json.loads((d / "spec.json").read_text())
         metrics_path = d / "metrics.json"
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
+        body = spec.get("spec", {})
+        progress = read_progress(d) or {}
+        status = "done" if metrics else {"running": "running", "failed": "failed"}.get(progress.get("state"),
+                                                                                    "incomplete")
         out.append({
             "run_id": d.name,
-            "name": spec.get("spec", {}).get("name"),
+            "name": body.get("name"),
+            "idea_id": spec.get("idea_id"),
             "hash": spec.get("hash"),
-            "status": "done" if metrics else "incomplete",
+            "status": status,
+            "entry": (body.get("entry") or {}).get("type"),
+            "encoder": (body.get("model") or {}).get("encoder"),
+            "model_window": (body.get("model") or {}).get("window"),
+            "exit_model": ((body.get("exits") or {}).get("model") or {}).get("enabled"),
+            "bars": ((metrics or {}).get("window") or {}).get("bars"),
             "metrics": (metrics or {}).get("metrics", {}),
             "baselines": (metrics or {}).get("baselines", {}),
         })
