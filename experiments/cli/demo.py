@@ -230,8 +230,8 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
 
 
 def _review(c: Console, q: Any, size: DemoSize) -> list[dict[str, Any]]:
-    """Stand in for a person: show each proposal auto-approve left waiting (its diff against the base), approve the
-    first `size.experiments` that add something new, leave the rest proposed for the reader."""
+    """Stand in for a person: show each proposal auto-approve left waiting (its diff against the base), approve as
+    many as the round's experiment budget leaves room for (at least one), leave the rest proposed for the reader."""
     from experiments.spec.io import spec_diff
 
     waiting = q.list("proposed")
