@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -63,6 +65,20 @@ def test_status_prints_the_phase_of_a_running_experiment(tmp_path: Path) -> None
     doc = json.loads(CliRunner().invoke(cli, ["--home", str(tmp_path), "status", "--json"]).output)
     assert doc["experiments"][0]["phase"] == "predictor training (tcn)" and "times in UTC" in r.output
     rp.finish("failed")
+    assert running_experiments(tmp_path / "runs") == []
+
+
+def test_a_run_whose_process_died_is_not_shown_as_running(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "20260101-000000-abcdef-0002"
+    run_dir.mkdir(parents=True)
+    rp = RunProgress()
+    rp.bind(run_dir)
+    rp("evaluate", 10, 100)
+    assert [e["run_id"] for e in running_experiments(tmp_path / "runs")] == [run_dir.name]
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    doc = read_progress(run_dir)
+    (run_dir / "progress.json").write_text(json.dumps({**doc, "pid": int(dead.stdout)}))  # killed mid-run
     assert running_experiments(tmp_path / "runs") == []
 
 

@@ -334,30 +334,30 @@ def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int],
 
     `market` must hold nothing after the evaluation window; `window` is the evaluation range (for the
     out-of-sample quality report); `progress(phase, done, total, info)` hears of every phase."""
-    report = progress or _quiet
+    tell = progress or _quiet
     if reuse:
-        done = _step(report, "load models")
+        done = _step(tell, "load models")
         fitted = load_models(spec, market, train, models_dir)
         done()
     else:
-        fitted = fit_models(spec, market, train, models_dir, report)
+        fitted = fit_models(spec, market, train, models_dir, tell)
     start, end = window if window is not None else (0, len(market.bars))
     needs_arrays = spec.entry.type not in MODEL_FREE or spec.exits.model.enabled
     first = train[0] if spec.entry.type in TRAINED_CONTROLLERS else max(0, start - spec.model.window)
     if needs_arrays:
-        done = _step(report, "per-bar arrays")
+        done = _step(tell, "per-bar arrays")
         arrays = fitted.arrays(market, start=first)
         done()
     else:
         arrays = {}
     controller = None
     if spec.entry.type in TRAINED_CONTROLLERS:
-        done = _step(report, {"rl": "PPO entry policy", "q_scorer": "Q-scorer"}[spec.entry.type])
+        done = _step(tell, {"rl": "PPO entry policy", "q_scorer": "Q-scorer"}[spec.entry.type])
         controller = _controller(spec, market, train, models_dir, arrays, reuse)
         done()
     k = spec.splits.refit_every
     if k and needs_arrays and not reuse and spec.entry.type not in MODEL_FREE:
-        _walk_forward(spec, market, train, models_dir, (start, end), k, arrays, report)
+        _walk_forward(spec, market, train, models_dir, (start, end), k, arrays, tell)
     report = window_report(fitted, arrays, market, start, end) if needs_arrays else {}
     if controller is not None and getattr(controller, "report", None):
         report[spec.entry.type] = controller.report

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 from experiments.files import atomic_write_json
 
 PROGRESS_FILE = "progress.json"
-STALE_AFTER_S = 300.0  # a "running" file not touched for this long belongs to a dead process
+STALE_AFTER_S = 3600.0  # a "running" file of another host not touched for this long is taken as dead
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ class RunProgress:
         self._last_write = now
         u = self._last if self._phase is not None else None
         doc = {
-            "run_id": self.run_id, "idea_id": self.idea_id, "pid": os.getpid(), "state": state,
+            "run_id": self.run_id, "idea_id": self.idea_id, "pid": os.getpid(), "host": socket.gethostname(),
+            "state": state,
             "updated": utc_now(), "phase": u.phase if u else None, "done": u.done if u else None,
             "total": u.total if u else None, "info": u.info if u else "",
             "phase_elapsed_s": round(now - self._phase_t0, 1) if u else None,
@@ -113,8 +115,25 @@ def read_progress(run_dir: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def is_running(doc: dict[str, Any], now: dt.datetime | None = None) -> bool:
+    """Whether the process that wrote this progress document still runs it: state running, and its process
+    alive (same host) or, on another host, an update within STALE_AFTER_S."""
+    if doc.get("state") != "running":
+        return False
+    pid = doc.get("pid")
+    if doc.get("host") == socket.gethostname() and isinstance(pid, int):
+        import psutil
+
+        return psutil.pid_exists(pid)
+    try:
+        updated = dt.datetime.fromisoformat(str(doc.get("updated")))
+    except ValueError:
+        return False
+    return ((now or dt.datetime.now(dt.UTC)) - updated).total_seconds() <= STALE_AFTER_S
+
+
 def running_experiments(runs: Path, newest: int = 20, now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Progress of the runs still running among the newest `newest` run directories (stale files skipped)."""
+    """Progress of the runs still running among the newest `newest` run directories (dead writers skipped)."""
     if not runs.is_dir():
         return []
     now = now or dt.datetime.now(dt.UTC)
@@ -122,13 +141,8 @@ def running_experiments(runs: Path, newest: int = 20, now: dt.datetime | None = 
     out = []
     for d in dirs[:newest]:
         doc = read_progress(d)
-        if not doc or doc.get("state") != "running":
-            continue
-        try:
+        if doc and is_running(doc, now):
             age = (now - dt.datetime.fromisoformat(str(doc.get("updated")))).total_seconds()
-        except ValueError:
-            continue
-        if age <= STALE_AFTER_S:
             out.append({**doc, "age_s": round(age, 1)})
     return out
 

@@ -108,7 +108,7 @@ def environment() -> dict[str, Any]:
 def list_runs() -> list[dict[str, Any]]:
     """Summaries of every run directory (newest first): id, name, idea, status (done, running, failed or
     incomplete), what it ran (entry, encoder, model window, exit model), validation bars and metrics."""
-    from experiments.runs.progress import read_progress
+    from experiments.runs.progress import is_running, read_progress
 
     root = runs_dir()
     if not root.exists():
@@ -122,8 +122,8 @@ def list_runs() -> list[dict[str, Any]]:
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
         body = spec.get("spec", {})
         progress = read_progress(d) or {}
-        status = "done" if metrics else {"running": "running", "failed": "failed"}.get(progress.get("state"),
-                                                                                    "incomplete")
+        status = ("done" if metrics else "running" if is_running(progress) else
+                  "failed" if progress.get("state") == "failed" else "incomplete")
         out.append({
             "run_id": d.name,
             "name": body.get("name"),
