@@ -30,14 +30,13 @@ MARKET = "demo"
 
 @dataclass(frozen=True)
 class DemoSize:
-    """How big the demo is: market sessions, agent-then-optimizer rounds, proposals and experiments per round."""
+    """How big the demo is: market sessions, agent-then-optimizer rounds, proposals and experiments per round,
+    bars of the paper-trading replay."""
 
     sessions: int
     rounds: int
     proposals: int
     experiments: int
-
-
     paper_bars: int = 120
 
 
