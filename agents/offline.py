@@ -62,8 +62,9 @@ def _recommendation_candidates(ctx: AgentContext) -> list[dict[str, Any]]:
                 rationale += " Applied on top of the run's own changes: " + ", ".join(others) + "."
             if dropped:
                 rationale += f" Protected fields of that run not carried over: {', '.join(dropped)}."
+            also = f" with {', '.join(others)}" if others else ""  # a title names every change it makes
             out.append(_proposal(
-                f"{rec.field} {_short(rec.current)} -> {_short(rec.value)} (run {report.run_id})",
+                f"{rec.field} {_short(rec.current)} -> {_short(rec.value)}{also} (run {report.run_id})",
                 f"The analysis rule '{rec.rule or 'recommendation'}' expects run {report.run_id}'s experiment to do "
                 f"better on validation with {rec.field} = {_short(rec.value)}.",
                 rationale, changes, PRIORITY_RECOMMENDATION, report.run_id))
@@ -86,7 +87,8 @@ def _exploration_candidates(ctx: AgentContext, spec_model: type[BaseModel] | Non
     if supported is not None:
         entries = [e for e in entries if e in supported]
     tried = _counted(ctx.tried)
-    used_entries = {t.entry_type for t in tried} | {r.entry_type for r in ctx.reports}
+    base_entry, base_encoder = ctx.base.get("entry.type"), ctx.base.get("model.encoder")
+    used_entries = {t.entry_type for t in tried} | {r.entry_type for r in ctx.reports} | {base_entry}
     out = [_proposal(f"Explore entry controller {e}",
                      f"The '{e}' entry controller has never been evaluated; it may find entries the others miss.",
                      f"No tried idea or analysed run used entry.type '{e}', which this build supports.",
@@ -97,7 +99,8 @@ def _exploration_candidates(ctx: AgentContext, spec_model: type[BaseModel] | Non
         notes.append("encoders are explored only with a model-based entry controller, and this build supports "
                      "none (only " + ", ".join(entries) + ")")
         return out, notes
-    pairs = {(t.entry_type, t.encoder) for t in tried} | {(r.entry_type, r.encoder) for r in ctx.reports}
+    pairs = ({(t.entry_type, t.encoder) for t in tried} | {(r.entry_type, r.encoder) for r in ctx.reports}
+             | {(base_entry, base_encoder)})
     for entry in model_entries:
         for enc in _allowed(spec_model, "model.encoder", ENCODER_CANDIDATES):
             if (entry, enc) in pairs:

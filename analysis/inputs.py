@@ -17,6 +17,7 @@ from trader.errors import StateError
 NY = "America/New_York"
 REQUIRED_FILES = ("spec.json", "metrics.json", "trades.parquet", "equity.parquet")
 EQUITY_COLUMNS = ("equity", "cash", "open_value", "n_open")
+BASELINE_COLUMNS = ("baseline_random", "baseline_buy_hold")  # optional: the baselines' equity, same bars
 _NUMERIC = ("strike", "entry_price", "exit_price", "fees", "pnl", "pnl_pct", "hold_minutes", "confidence",
             "regime", "regime_trend", "regime_volatility", "regime_liquidity", "entry_underlying", "entry_iv",
             "entry_dte", "moneyness", "predicted_return", "predicted_std", "direction", "contracts")
@@ -88,7 +89,8 @@ def normalize_equity(equity: pd.DataFrame, source: str = "equity") -> pd.DataFra
     missing = [c for c in EQUITY_COLUMNS if c not in equity.columns]
     if missing:
         raise StateError(f"{source} lacks the equity columns {', '.join(missing)}")
-    out = equity[list(EQUITY_COLUMNS)].astype(float).copy()
+    keep = list(EQUITY_COLUMNS) + [c for c in BASELINE_COLUMNS if c in equity.columns]
+    out = equity[keep].astype(float).copy()
     if "timestamp" in equity.columns and not isinstance(equity.index, pd.DatetimeIndex):
         out.index = equity["timestamp"]
     out.index = _as_ny(out.index) if len(out) else pd.DatetimeIndex([], tz=NY)

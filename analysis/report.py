@@ -143,7 +143,7 @@ def analyze_run(run_dir: Path, min_trades: int = DEFAULT_MIN_TRADES) -> dict[str
     run = load_run(Path(run_dir))
     analysis = build_analysis(run, min_trades)
     analysis["plots"] = write_plots(run.run_dir, run.equity, initial_balance(run), analysis["breakdowns"],
-                                    analysis["confidence"])
+                                    analysis["confidence"], str(run.doc.get("split", "validation")))
     _write_atomic(run.run_dir / "analysis.json", json.dumps(analysis, indent=2, sort_keys=True) + "\n")
     _write_atomic(run.run_dir / "ANALYSIS.md", render_report(analysis))
     return analysis

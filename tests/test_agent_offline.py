@@ -55,10 +55,10 @@ def test_explores_untried_controllers_and_encoders(tmp_path: Path) -> None:
                        encoder="tcn"),
              TriedItem(idea_id="i2", status="failed", changes={"entry.type": "momentum"}, entry_type="momentum"),
              TriedItem(idea_id="i3", status="invalid", changes={"entry.type": "random"}, entry_type="random")]
-    ctx = sample_context(reports=[], tried=tried)  # the base (consensus, tcn) was never run either
+    ctx = sample_context(reports=[], tried=tried)  # the base (consensus, tcn): proposing it would change nothing
     cands, _ = offline_candidates(ctx, ExperimentSpec, spec_tools().spec_hash_of)
     changes = [c["changes"] for c in cands]
-    assert {"entry.type": "consensus"} in changes and {"entry.type": "random"} in changes  # invalid ideas never ran
+    assert {"entry.type": "consensus"} not in changes and {"entry.type": "random"} in changes  # invalid: never ran
     assert {"entry.type": "momentum"} not in changes and {"entry.type": "predictor"} not in changes
     assert {"entry.type": "predictor", "model.encoder": "tcn"} not in changes
     for enc in ENCODER_CANDIDATES[1:]:

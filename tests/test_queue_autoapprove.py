@@ -57,7 +57,6 @@ def test_within_bounds_is_approved_and_recorded(tmp_path: Path) -> None:
     {"model.encoder": "lstm"},                    # not an allowed value
     {"trading.contracts": 5},                     # a field outside the policy
     {"entry.momentum.lookback_bars": 30, "entry.momentum.threshold_sigma": 2.0, "exits.stop_loss_pct": 6},  # 3 > 2
-    {"name": "only cosmetic"},                    # no effective change
 ])
 def test_outside_bounds_stays_proposed(tmp_path: Path, changes: dict) -> None:
     q = _queue(tmp_path)
@@ -78,10 +77,18 @@ def test_people_are_not_auto_approved_unless_listed(tmp_path: Path) -> None:
     assert _status(q2, {"exits.stop_loss_pct": 6}, person) is Status.APPROVED
 
 
+def test_a_change_that_changes_nothing_is_refused_not_queued(tmp_path: Path) -> None:
+    q = _queue(tmp_path)
+    for changes in ({"name": "only cosmetic"}, {"exits.stop_loss_pct": 8.0}):  # cosmetic, or the base's own value
+        res = q.submit("t", "h", "r", changes, AGENT)
+        assert not res.accepted and "changes nothing against the base spec" in res.reasons[0]
+    assert q.list() == []
+
+
 def test_daily_limit_in_new_york_days(tmp_path: Path) -> None:
     now = [dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)]  # 10:00 in New York
     q = _queue(tmp_path, clock=lambda: now[0])
-    got = [_status(q, {"exits.stop_loss_pct": 4 + s}) for s in range(5)]
+    got = [_status(q, {"exits.stop_loss_pct": 4.5 + s}) for s in range(5)]  # 8 would be the base: refused
     assert got == [Status.APPROVED] * 3 + [Status.PROPOSED] * 2
     now[0] = dt.datetime(2026, 3, 3, 4, 30, tzinfo=dt.UTC)  # 23:30 the same New York day
     assert _status(q, {"exits.stop_loss_pct": 9.5}) is Status.PROPOSED

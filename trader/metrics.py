@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
-PERIODS_PER_YEAR = 252
-EULER_GAMMA = 0.5772156649015329
-_NORMAL = NormalDist()
+from trader.sharpe_stats import (  # noqa: F401  (re-exported: the Sharpe statistics live in a light module)
+    EULER_GAMMA,
+    PERIODS_PER_YEAR,
+    default_trials_variance,
+    deflated_sharpe,
+    expected_max_sharpe,
+    probabilistic_sharpe,
+    trials_variance,
+)
 
 
 def _clean(values: Iterable[float] | pd.Series | np.ndarray) -> np.ndarray:
@@ -58,6 +62,8 @@ def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float | 
     if len(x) < 2:
         return m, None, None
     se = float(x.std(ddof=1)) / math.sqrt(len(x))
+    from scipy import stats as sps  # scipy costs a second to import; only a few figures need it
+
     t = float(sps.t.ppf(0.5 + confidence / 2, len(x) - 1))
     return m, m - t * se, m + t * se
 
@@ -138,70 +144,13 @@ def max_drawdown_usd(equity: Iterable[float], initial: float | None = None) -> f
     return float(max(0.0, (np.maximum.accumulate(x) - x).max()))
 
 
-def probabilistic_sharpe(sr: float, n_obs: int, skew: float = 0.0, kurtosis: float = 3.0,
-                         sr_benchmark: float = 0.0) -> float | None:
-    """PSR: probability that the true per-period Sharpe exceeds `sr_benchmark` (kurtosis is raw, 3 = normal).
-
-    PSR = Phi((SR - SR*) sqrt(n - 1) / sqrt(1 - skew SR + (kurtosis - 1) / 4 SR^2)); None when n < 2 or the
-    variance term is not positive.
-    """
-    if n_obs < 2 or not all(math.isfinite(v) for v in (sr, skew, kurtosis, sr_benchmark)):
-        return None
-    var_term = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
-    if var_term <= 0:
-        return None
-    z = (sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(var_term)
-    return float(_NORMAL.cdf(z))
-
-
-def expected_max_sharpe(n_trials: int, var: float) -> float:
-    """Expected maximum of `n_trials` independent zero-skill Sharpe estimates with variance `var` (0 for one trial).
-
-    E[max SR] = sqrt(var) ((1 - g) Phi^-1(1 - 1/N) + g Phi^-1(1 - 1/(N e))), g the Euler-Mascheroni constant.
-    """
-    if n_trials <= 1 or not var > 0:
-        return 0.0
-    n = float(n_trials)
-    z = (1 - EULER_GAMMA) * _NORMAL.inv_cdf(1 - 1 / n) + EULER_GAMMA * _NORMAL.inv_cdf(1 - 1 / (n * math.e))
-    return math.sqrt(var) * z
-
-
-def default_trials_variance(n_obs: int) -> float:
-    """Default variance of per-period Sharpe estimates across trials: the null sampling variance 1 / (n - 1).
-
-    Used when the other trials' Sharpe ratios are not known: under zero skill and normal returns each trial's
-    Sharpe estimate scatters around 0 with variance about 1 / (n_obs - 1).
-    """
-    return 1.0 / max(1, n_obs - 1)
-
-
-def deflated_sharpe(sr: float, n_obs: int, skew: float, kurtosis: float, n_trials: int,
-                    trials_var: float | None = None) -> float | None:
-    """DSR: the PSR of a per-period Sharpe against the expected maximum Sharpe of `n_trials` zero-skill trials.
-
-    `trials_var` is the variance of the trials' per-period Sharpe ratios; None uses `default_trials_variance`.
-    """
-    var = trials_var if trials_var is not None and trials_var > 0 else default_trials_variance(n_obs)
-    return probabilistic_sharpe(sr, n_obs, skew, kurtosis, expected_max_sharpe(n_trials, var))
-
-
 def _return_moments(rets: np.ndarray) -> tuple[float, float]:
     """Sample skewness and raw (non-excess) kurtosis; normal values when undefined."""
     if len(rets) < 3 or not rets.std() > 1e-15:
         return 0.0, 3.0
+    from scipy import stats as sps
+
     return float(sps.skew(rets, bias=True)), float(sps.kurtosis(rets, fisher=False, bias=True))
-
-
-def trials_variance(sharpe_trials: Iterable[float] | None,
-                    periods_per_year: int = PERIODS_PER_YEAR) -> float | None:
-    """Variance of per-period Sharpe ratios from annualized trial Sharpes; None with fewer than 2 usable values."""
-    if sharpe_trials is None:
-        return None
-    x = _clean(sharpe_trials) / math.sqrt(periods_per_year)
-    if len(x) < 2:
-        return None
-    v = float(x.var(ddof=1))
-    return v if v > 0 else None
 
 
 def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, initial_balance: float, n_trials: int = 1,

@@ -20,16 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SIGNAL_NAMES = (
-    "predictor_agreement",
-    "hmm_stance",
-    "momentum",
-    "volatility_window",
-    "technical",
-    "options_flow",
-    "regime_quality",
-    "advanced",
-)
+from trader.signal_names import SIGNAL_NAMES  # noqa: F401  (re-exported: the names live in a light module)
+
 SIGNAL_INPUTS = {
     "predictor_agreement": "predictor", "hmm_stance": "regime", "momentum": "bars",
     "volatility_window": "regime (else realized volatility)", "technical": "features",

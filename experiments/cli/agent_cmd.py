@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agents.config import AGENT_CONFIG_FILE, load_agent_config
-from agents.cost_ledger import CostLedger, default_ledger_path
-from agents.outcome import ProposeOutcome
 from experiments.home import home_dir
-from experiments.optimizer.agent_job import read_status, run_agent_job
+
+if TYPE_CHECKING:
+    from agents.outcome import ProposeOutcome
 
 app = typer.Typer(
     help="The meta-agent: read the latest validation reports and queue experiment proposals.",
@@ -59,6 +58,8 @@ def propose(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Propose experiments: the LLM when ANTHROPIC_API_KEY is set, else (or with --offline) the offline rules."""
+    from experiments.optimizer.agent_job import run_agent_job
+
     outcome = run_agent_job(offline=True if offline else None, dry_run=dry_run, max_proposals=max_proposals)
     if as_json:
         _json({**outcome.model_dump(mode="json"), "counts": outcome.counts()})
@@ -78,6 +79,10 @@ def propose(
 @app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Today's LLM spend against the daily cap, and what the last agent job did."""
+    from agents.config import AGENT_CONFIG_FILE, load_agent_config
+    from agents.cost_ledger import CostLedger, default_ledger_path
+    from experiments.optimizer.agent_job import read_status
+
     home = home_dir()
     _, settings = load_agent_config(home / AGENT_CONFIG_FILE, home)
     spend = CostLedger(default_ledger_path(home)).status(settings)

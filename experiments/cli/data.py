@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,9 +12,9 @@ from rich.table import Table
 
 from experiments.home import home_dir
 from trader.errors import DataError
-from trader.market.base import Market
-from trader.market.store import list_markets, load_market, save_market
-from trader.market.summary import summarize
+
+if TYPE_CHECKING:
+    from trader.market.base import Market
 
 app = typer.Typer(help="Market data: generate synthetic markets, import files, cache real daily history, inspect.",
                   no_args_is_help=True)
@@ -35,6 +35,8 @@ def load_named_market(name: str) -> Market:
     folder = market_dir(name)
     if not folder.is_dir():
         raise DataError(f"No market named {name!r} under {folder.parent}; try `gaussian data generate --name {name}`.")
+    from trader.market.store import load_market
+
     return load_market(folder)
 
 
@@ -64,6 +66,9 @@ def _summary_table(name: str, info: dict[str, Any]) -> Table:
 
 
 def _saved(name: str, market: Market) -> None:
+    from trader.market.store import save_market
+    from trader.market.summary import summarize
+
     folder = save_market(market, market_dir(name))
     console.print(_summary_table(name, summarize(market)))
     console.print(f"saved to {folder}")
@@ -121,6 +126,8 @@ def real(
 @app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """List cached markets."""
+    from trader.market.store import list_markets
+
     items = list_markets(home_dir() / "data")
     if as_json:
         typer.echo(json.dumps([{k: v for k, v in m.items() if k != "gaps"} for m in items], indent=2, default=str))
@@ -144,6 +151,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Summarise a cached market: sessions, bars, dates, regime occupancy, VIX range, chain rows, gaps."""
+    from trader.market.summary import summarize
+
     market = load_named_market(name)
     info = summarize(market)
     if as_json:

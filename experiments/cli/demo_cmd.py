@@ -1,4 +1,5 @@
-"""`gaussian demo`: the whole loop (data, baseline, proposals, optimizer, analysis, promotion) in a few minutes."""
+"""`gaussian demo`: the four flows (a run by hand, reviewed agent proposals, the optimizer with promotion, paper
+trading) in a few minutes."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,11 @@ def register(cli: typer.Typer) -> None:
         home: Annotated[Path, typer.Option("--home", help="The demo's own home (made fresh).")] = DEFAULT_HOME,
         fast: Annotated[bool, typer.Option("--fast", help="A smaller market and fewer ideas (about a minute).")] = False,
         keep: Annotated[bool, typer.Option("--keep", help="Reuse the home as it is instead of starting fresh.")] = False,
+        paper_best: Annotated[bool, typer.Option("--paper-best", help="When no run passes the gate, paper trade the "
+                                                 "best run anyway (labelled as not promoted).")] = False,
     ) -> None:
-        """Generate the market, run a baseline, queue and run ideas, analyse, gate and print the leaderboard."""
+        """Walk the four flows: a run by hand and the gate, agent proposals with a review, the optimizer with
+        auto-promotion, a short paper-trading replay of the promoted run; then say where everything is."""
         from experiments.cli.demo import run_demo
 
-        run_demo(home, fast=fast, keep=keep)
+        run_demo(home, fast=fast, keep=keep, paper_best=paper_best)

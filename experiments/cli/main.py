@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -51,10 +52,29 @@ demo_cmd.register(cli)
 paper_cmd.register(cli)
 
 
+def tidy_help(command: Any) -> Any:
+    """Flags take no value, so their help shows no type (typer would print `<bool>`); applied to every command."""
+    for param in command.params:
+        if param.param_type_name == "option" and getattr(param, "is_flag", False):
+            param.metavar = ""
+    make_help = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:
+        opt = make_help(ctx)
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
+    return command
+
+
 def app() -> None:
     """Console-script entry: run the CLI, printing user errors as one line instead of a traceback."""
     try:
-        cli()
+        tidy_help(typer.main.get_command(cli))(prog_name="gaussian")
     except GaussianError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(2)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from experiments.cli.tables import attach_console_log, checks_table, fmt_cell, leaderboard_table
+from experiments.cli.tables import attach_console_log, checks_table, fmt_cell, leaderboard_table, print_table, utc_text
 from trader.errors import GaussianError
 
 console = Console()
@@ -89,6 +89,7 @@ def register(cli: typer.Typer) -> None:
     def leaderboard_cmd(
         limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show the top N."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        wide: bool = typer.Option(False, "--wide", help="Every column at full width, past the terminal's edge."),
     ) -> None:
         """Finished runs ranked by validation Sharpe (ties by P&L), baselines alongside."""
         from experiments.promotion.leaderboard import leaderboard, trials_note
@@ -100,7 +101,8 @@ def register(cli: typer.Typer) -> None:
         if not rows:
             console.print("no finished runs yet (gaussian run, or gaussian optimize)")
             return
-        console.print(leaderboard_table(rows, f"leaderboard (validation; {trials_note()})"))
+        print_table(leaderboard_table(rows, f"leaderboard (validation; {trials_note()})", console.width, wide), wide,
+                    console)
 
     @cli.command("promote")
     def promote_cmd(
@@ -133,20 +135,26 @@ def register(cli: typer.Typer) -> None:
 
 def _print_status(doc: dict[str, Any]) -> None:
     opt = doc["optimizer"]
-    console.print(f"[bold]home[/] {doc['home']}", highlight=False)
+    console.print(f"[bold]home[/] {doc['home']}  (times in UTC; now {utc_text(doc['time'], seconds=True)})",
+                  highlight=False)
     if opt.get("running"):
-        console.print(f"[bold]optimizer[/] [green]running[/] (pid {opt.get('pid')}, since {opt.get('started')}, "
+        console.print(f"[bold]optimizer[/] [green]running[/] (pid {opt.get('pid')}, since {utc_text(opt.get('started'))}, "
                       f"heartbeat {opt.get('heartbeat_age_s', 0):.0f} s ago, "
                       f"{opt.get('experiments_run', 0)} experiment(s) this session)", highlight=False)
     else:
         console.print(f"[bold]optimizer[/] not running: {opt.get('why')}", highlight=False)
     cur = opt.get("current") if opt.get("running") else None
     if cur:
-        console.print(f"  running idea {cur['idea_id']} ({cur['title']}) since {cur['since']}, "
+        console.print(f"  running idea {cur['idea_id']} ({cur['title']}) since {utc_text(cur['since'])}, "
                       f"attempt {cur.get('attempt')}, log {cur.get('log')}", highlight=False)
+    from experiments.runs.progress import describe
+
+    for e in doc.get("experiments") or []:
+        who = f"idea {e['idea_id']}" if e.get("idea_id") else "by hand"
+        console.print(f"  run {e['run_id']} ({who}, pid {e.get('pid')}): {describe(e)}", highlight=False)
     for r in doc["running"]:
         if not cur or r["idea_id"] != cur["idea_id"]:
-            console.print(f"  leased: idea {r['idea_id']} by {r['worker']} (heartbeat {r['heartbeat']})",
+            console.print(f"  leased: idea {r['idea_id']} by {r['worker']} (heartbeat {utc_text(r['heartbeat'], True)})",
                           highlight=False)
     q = {k: v for k, v in (doc["queue"] or {}).items() if v}
     console.print("[bold]queue[/] " + (", ".join(f"{k} {v}" for k, v in q.items()) or "empty"))
@@ -168,15 +176,15 @@ def _print_status(doc: dict[str, Any]) -> None:
             + f", total ${spend.get('total_usd', 0):.4f}")
     job = doc.get("agent_last_job") or {}
     if job.get("time"):
-        line += f"; last job {job['time']}: {job.get('summary') or job.get('mode')}"
+        line += f"; last job {utc_text(job['time'])}: {job.get('summary') or job.get('mode')}"
     elif agent.get("last_finished"):
-        line += f"; last job {agent['last_finished']}: {agent.get('last_error') or agent.get('last_outcome') or 'ok'}"
+        line += f"; last job {utc_text(agent['last_finished'])}: {agent.get('last_error') or agent.get('last_outcome') or 'ok'}"
     if agent.get("next_run") and opt.get("running"):
-        line += f"; next {agent['next_run']}"
+        line += f"; next {utc_text(agent['next_run'])}"
     console.print(line, highlight=False)
     p = doc.get("promoted")
     if p:
-        console.print(f"[bold]promoted[/] run {p['run_id']} ({p.get('name')}) at {p['promoted_at']} by {p['by']}"
+        console.print(f"[bold]promoted[/] run {p['run_id']} ({p.get('name')}) at {utc_text(p['promoted_at'])} by {p['by']}"
                       f"{' [yellow](forced)[/]' if p.get('forced') else ''}: validation Sharpe "
                       f"{fmt_cell(p['validation_sharpe'])}, holdout Sharpe {fmt_cell(p['holdout_sharpe'])}", highlight=False)
     else:

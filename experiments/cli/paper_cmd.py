@@ -24,7 +24,8 @@ def _refuse(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _summary(doc: dict[str, Any], session_dir: Path) -> Table:
+def session_table(doc: dict[str, Any], session_dir: Path) -> Table:
+    """A paper session's summary: bars, decisions, orders, trades, P&L, kill switch, loop time, directory."""
     m = doc.get("metrics") or {}
     t = Table(title=f"paper session {session_dir.name} ({doc.get('venue')})")
     t.add_column("")
@@ -76,7 +77,7 @@ def _run(run: str | None, venue: str, day: str | None, market: str | None, sessi
     if as_json:
         typer.echo(json.dumps({"session_dir": str(paper.dir), **doc}, default=str))
     else:
-        console.print(_summary(doc, paper.dir))
+        console.print(session_table(doc, paper.dir))
 
 
 def register(cli: typer.Typer) -> None:

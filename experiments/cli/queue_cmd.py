@@ -1,22 +1,22 @@
 """`gaussian queue`: review the idea queue: list, show, approve, reject, edit, add, priority, reap, recover."""
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agents.sink import Source
 from experiments.home import runs_dir
-from experiments.ideas.models import Idea, Status
-from experiments.ideas.queue import IdeaQueue
-from experiments.spec.io import apply_overrides, load_spec, spec_diff, validate_spec
-from experiments.spec.io import spec_hash as hash_spec
+from experiments.ideas.status import Status
+
+if TYPE_CHECKING:  # the models and the queue load pydantic, TinyDB and the spec: imported by the commands
+    from experiments.ideas.models import Idea
+    from experiments.ideas.queue import IdeaQueue
 
 app = typer.Typer(
     help="Review the idea queue: proposals from agents, heuristics and people.",
@@ -24,7 +24,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-NY = ZoneInfo("America/New_York")
 STATUS_STYLE = {
     "proposed": "yellow", "approved": "cyan", "running": "blue", "done": "green",
     "failed": "red", "rejected": "magenta", "invalid": "red",
@@ -32,7 +31,7 @@ STATUS_STYLE = {
 
 
 IdeaArg = Annotated[str, typer.Argument(help="Idea id, its sequence number, or a unique part of the id.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="A field change: path.to.field=value (repeatable).")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", metavar="FIELD=VALUE", help="A field change: path.to.field=value (repeatable).")]
 
 
 def _by(what: str) -> Any:
@@ -45,6 +44,8 @@ def register(cli: typer.Typer) -> None:
 
 
 def _queue() -> IdeaQueue:
+    from experiments.ideas.queue import IdeaQueue
+
     return IdeaQueue.from_home()
 
 
@@ -58,7 +59,7 @@ def _actor(by: str | None) -> str:
 
 
 def _when(t: Any) -> str:
-    return t.astimezone(NY).strftime("%Y-%m-%d %H:%M:%S")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _status(status: Status) -> str:
@@ -77,6 +78,9 @@ def _analysis_path(run_id: str | None) -> Path | None:
 
 
 def _diff(q: IdeaQueue, idea: Idea) -> tuple[dict[str, tuple[Any, Any]], str | None]:
+    from experiments.spec.io import spec_diff
+    from experiments.spec.io import spec_hash as hash_spec
+
     if idea.spec is None:
         return {}, None
     base = q.base_spec()
@@ -94,21 +98,19 @@ def _echo(idea: Idea, verb: str) -> None:
 def list_(
     status: Annotated[Status | None, typer.Option("--status", "-s", help="Only ideas with this status.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column at full width (id, hash), past the terminal's "
+                                       "edge.")] = False,
 ) -> None:
-    """List ideas (oldest first) with status, priority, source and spec hash."""
+    """List ideas (oldest first): number, status, priority, title, what each changes, source, tries, created."""
+    from experiments.cli.tables import print_table, queue_table
+
     q = _queue()
     ideas = q.list(status)
     if as_json:
         _json([i.model_dump(mode="json", exclude={"spec"}) for i in ideas])
         return
-    table = Table(title=f"idea queue: {q.path}")
-    for col in ("id", "status", "prio", "title", "source", "tries", "spec hash", "created"):
-        table.add_column(col, no_wrap=col not in ("title", "source"))
-    for i in ideas:
-        table.add_row(i.id, _status(i.status), str(i.priority), i.title, i.source.label(), str(i.attempts),
-                      i.spec_hash or "-", _when(i.created)[:16])
     console = Console()
-    console.print(table)
+    print_table(queue_table(ideas, f"idea queue: {q.path}", console.width, wide), wide, console)
     counts = {k: v for k, v in q.counts().items() if v}
     console.print(", ".join(f"{k}: {v}" for k, v in counts.items()) or "the queue is empty")
 
@@ -232,6 +234,9 @@ def add(
 ) -> None:
     """Queue your own idea: --set changes against the base spec, or a complete spec file (its missing fields
     take the ExperimentSpec defaults) with optional --set overrides; the diff against the base is recorded."""
+    from agents.sink import Source
+    from experiments.spec.io import apply_overrides, load_spec, validate_spec
+
     q = _queue()
     actor = _actor(by)
     set_ = set_ or []

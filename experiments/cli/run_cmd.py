@@ -6,12 +6,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from experiments.cli.tables import fmt_cell, results_table
+from experiments.cli.progress_display import phase_display
+from experiments.cli.tables import print_table, results_table, runs_table
 from experiments.runs.store import list_runs, read_json, resolve_run
-from experiments.spec.io import load_spec
 
 console = Console()
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
@@ -22,8 +20,8 @@ def register(cli: typer.Typer) -> None:
 
     @cli.command("run")
     def run(
-        spec_path: Path | None = typer.Argument(None, metavar="[SPEC]", help="Spec file (default: base spec)."),
-        set_: list[str] = typer.Option([], "--set", help="Override a field: path.to.field=value."),
+        spec_path: Path | None = typer.Argument(None, metavar="SPEC", help="Spec file (default: base spec)."),
+        set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE", help="Override a field: path.to.field=value (repeatable)."),
         cycles: int | None = typer.Option(None, "--cycles", min=10, help="Bound the evaluation bars."),
         idea: str | None = typer.Option(None, "--idea", help="Run one queued (approved) idea by hand."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -35,6 +33,7 @@ def register(cli: typer.Typer) -> None:
 
         limit_threads(threads)
         from experiments.runs.runner import run_experiment
+        from experiments.spec.io import load_spec
 
         if idea:
             from experiments.ideas.run_idea import run_idea
@@ -42,16 +41,8 @@ def register(cli: typer.Typer) -> None:
             result = run_idea(idea, set_, cycles)
         else:
             spec = load_spec(spec_path, set_) if spec_path or not _has_base() else _base_with(set_)
-            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                          TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
-                tasks: dict[str, int] = {}
-
-                def progress(name: str, done: int, total: int) -> None:
-                    if name not in tasks:
-                        tasks[name] = bar.add_task(name, total=total)
-                    bar.update(tasks[name], completed=done)
-
-                result = run_experiment(spec, cycles=cycles, progress=progress)
+            with phase_display(console, enabled=not as_json) as display:
+                result = run_experiment(spec, cycles=cycles, progress=display)
         if as_json:
             typer.echo(json.dumps({"run_id": result.run_id, "metrics": result.metrics,
                                    "baselines": result.baselines}, default=str, indent=2))
@@ -60,20 +51,39 @@ def register(cli: typer.Typer) -> None:
         console.print(f"run directory: {result.run_dir}")
 
     @runs_app.command("list")
-    def runs_list(as_json: bool = typer.Option(False, "--json")) -> None:
-        """All runs, newest first, with validation figures."""
+    def runs_list(
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        wide: bool = typer.Option(False, "--wide", help="Every column at full width, past the terminal's edge."),
+    ) -> None:
+        """All runs, newest first: what each ran (entry, encoder, window, exit model), validation bars and figures."""
         rows = list_runs()
+        titles = _idea_titles()
+        for r in rows:
+            r["label"] = titles.get(r.get("idea_id") or "") or (r["name"] if r["name"] != "experiment" else "by hand")
         if as_json:
             typer.echo(json.dumps(rows, default=str, indent=2))
             return
-        t = Table(title="runs")
-        for col in ("run", "name", "status", "trades", "P&L %", "Sharpe", "win rate"):
-            t.add_column(col)
-        for r in rows:
-            m = r["metrics"]
-            t.add_row(r["run_id"], str(r["name"]), r["status"], fmt_cell(m.get("trades")), fmt_cell(m.get("pnl_pct")),
-                      fmt_cell(m.get("sharpe")), fmt_cell(m.get("win_rate"), True))
-        console.print(t)
+        if not rows:
+            console.print("no runs yet (gaussian run, or gaussian optimize)")
+            return
+        print_table(runs_table(rows, "runs (validation)", console.width, wide), wide, console)
+
+    @runs_app.command("compare")
+    def runs_compare(
+        runs: list[str] = typer.Argument(..., metavar="RUN RUN [RUN...]", help="Two or more run ids (or prefixes)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Equity plot file (default: "
+                                                                   "runs/compare-<ids>.png)."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Validation metrics side by side and the equity curves on one plot."""
+        from experiments.cli.compare import compare_runs, compare_table
+
+        doc = compare_runs(runs, out)
+        if as_json:
+            typer.echo(json.dumps(doc, default=str, indent=2))
+            return
+        console.print(compare_table(doc))
+        console.print(f"equity curves: {doc['plot']}", highlight=False)
 
     @runs_app.command("show")
     def runs_show(run: str, as_json: bool = typer.Option(False, "--json")) -> None:
@@ -92,6 +102,17 @@ def register(cli: typer.Typer) -> None:
     cli.add_typer(runs_app, name="runs")
 
 
+def _idea_titles() -> dict[str, str]:
+    """idea id -> title, for naming the runs of queued ideas (empty without a queue)."""
+    from experiments.home import queue_path
+
+    if not queue_path().exists():
+        return {}
+    from experiments.ideas.queue import IdeaQueue
+
+    return {i.id: i.title for i in IdeaQueue(queue_path()).list()}
+
+
 def _has_base() -> bool:
     from experiments.home import home_dir
 
@@ -100,5 +121,6 @@ def _has_base() -> bool:
 
 def _base_with(overrides: list[str]):
     from experiments.home import home_dir
+    from experiments.spec.io import load_spec
 
     return load_spec(home_dir() / "base_spec.yaml", overrides)

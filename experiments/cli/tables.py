@@ -1,7 +1,10 @@
 """Tables and console output shared by the CLI commands and the demo: leaderboard, gate checks, run results."""
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from rich import box
@@ -20,6 +23,8 @@ def fmt_cell(v: Any, pct: bool = False, digits: int = 2) -> str:
         return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:.1%}" if pct else f"{v:,.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
     return str(v)
 
 
@@ -28,7 +33,7 @@ class _ConsoleLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}.get(record.levelname, "")
-        stamp = logging.Formatter().formatTime(record, "%H:%M:%S")
+        stamp = dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%H:%M:%SZ")
         console.print(Text(f"{stamp} {record.getMessage()}", style=style), highlight=False)
 
 
@@ -41,29 +46,144 @@ def attach_console_log() -> logging.Handler:
     return handler
 
 
-def leaderboard_table(rows: list[dict[str, Any]], title: str, width: int | None = None) -> Table:
-    """The leaderboard as a rich table (entry/encoder in one column, * marks the promoted run); a terminal under
-    150 columns leaves out the win rate, one under 140 the name too."""
+@dataclass(frozen=True)
+class Col:
+    """A table column: its row key, header, alignment, how long it stays when the terminal is narrow (`keep`,
+    100 = always) and whether it may be shortened with an ellipsis (`flex`, text such as titles)."""
+
+    key: str
+    header: str
+    justify: str = "left"
+    keep: int = 50
+    flex: bool = False
+    min_width: int = 12
+
+
+def cell_width(text: str) -> int:
+    """Printed width of a cell that may hold rich markup."""
+    return Text.from_markup(text).cell_len
+
+
+def fit_table(title: str, cols: list[Col], rows: list[dict[str, str]], width: int | None = None,
+              wide: bool = False, caption: str | None = None) -> Table:
+    """A table that fits `width` columns: numbers and ids are never cut; the least important columns are left out
+    first (the caption says so), then flexible text columns are shortened with an ellipsis. `wide` keeps every
+    column at full width (print it with `print_table(..., wide=True)`)."""
     w = width or console.width
-    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-              caption="* promoted" if any(r["promoted"] for r in rows) else None)
-    cols = [("#", "right"), ("run", "left"), ("name", "left"), ("entry", "left"), ("trades", "right"),
-            ("P&L%", "right"), ("win", "right"), ("Sharpe", "right"), ("DSR", "right"), ("rand%", "right"),
-            ("B&H%", "right"), ("", "left")]
-    dropped = ({"win"} if w < 150 else set()) | ({"name"} if w < 140 else set())
-    keep = [c for c, _ in cols if c not in dropped]
-    for col, justify in cols:
-        if col in keep:
-            t.add_column(col, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
-                         min_width={"#": 2, "run": 27, "": 1}.get(col), max_width=32 if col == "name" else None)
+    gap = 1  # the space between two columns: the box's divider (no padding, no outer edge)
+    natural = {c.key: max([cell_width(c.header)] + [cell_width(r.get(c.key, "")) for r in rows]) for c in cols}
+    floor = {c.key: min(natural[c.key], c.min_width) if c.flex else natural[c.key] for c in cols}
+    chosen = list(cols)
+    hidden: list[str] = []
+    while not wide and sum(floor[c.key] for c in chosen) + gap * (len(chosen) - 1) > w and any(
+            c.keep < 100 for c in chosen):
+        drop = min((c for c in chosen if c.keep < 100), key=lambda c: c.keep)
+        chosen.remove(drop)
+        hidden.append(drop.header or drop.key)
+    widths = {c.key: natural[c.key] for c in chosen}
+    flex = [c for c in chosen if c.flex]
+    if not wide and flex and sum(widths.values()) + gap * (len(chosen) - 1) > w:
+        spare = w - gap * (len(chosen) - 1) - sum(natural[c.key] for c in chosen if not c.flex)
+        extra = max(0, spare - sum(floor[c.key] for c in flex))
+        for c in sorted(flex, key=lambda c: -c.keep):  # the more important text gets its room first
+            grow = min(natural[c.key] - floor[c.key], extra)
+            widths[c.key], extra = floor[c.key] + grow, extra - grow
+    notes = [caption] if caption else []
+    if hidden:
+        notes.append(f"hidden at this width: {', '.join(hidden)} (--wide shows them)")
+    t = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False, show_edge=False,
+              caption="; ".join(notes) or None)
+    for c in chosen:
+        t.add_column(c.header, justify=c.justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
+                     width=widths[c.key])
     for r in rows:
-        entry = f"{r['entry'] or '-'}/{r['encoder']}" if r["encoder"] else str(r["entry"] or "-")
-        cells = {"#": str(r["rank"]), "run": r["run_id"], "name": str(r["name"] or "-"), "entry": entry,
-                 "trades": fmt_cell(r["trades"]), "P&L%": fmt_cell(r["pnl_pct"]), "win": fmt_cell(r["win_rate"], pct=True),
-                 "Sharpe": fmt_cell(r["sharpe"]), "DSR": fmt_cell(r["dsr"], digits=3), "rand%": fmt_cell(r["random_pnl_pct"]),
-                 "B&H%": fmt_cell(r["buy_hold_pnl_pct"]), "": "[bold green]*[/]" if r["promoted"] else ""}
-        t.add_row(*(cells[c] for c in keep))
+        t.add_row(*(r.get(c.key, "") for c in chosen))
+    if wide:
+        t.width = sum(widths.values()) + gap * (len(chosen) - 1)
     return t
+
+
+def print_table(table: Table, wide: bool = False, out: Console | None = None) -> None:
+    """Print a table; with `wide` at its full width even past the terminal's edge."""
+    c = out or console
+    if wide:
+        c.print(table, width=max(c.width, table.width or 0), crop=False, overflow="ignore")
+    else:
+        c.print(table)
+
+
+def changes_text(changes: dict[str, Any]) -> str:
+    """An idea's spec changes in one line: `exits.stop_loss_pct=12, entry.type="consensus"`."""
+    return ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in changes.items()) or "(none)"
+
+
+def utc_text(t: Any, seconds: bool = False) -> str:
+    """A time (datetime or ISO string) in UTC, the one convention of every table and status line."""
+    if t is None or t == "":
+        return "-"
+    when = t if isinstance(t, dt.datetime) else dt.datetime.fromisoformat(str(t))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def leaderboard_table(rows: list[dict[str, Any]], title: str, width: int | None = None,
+                      wide: bool = False) -> Table:
+    """The leaderboard (entry/encoder in one column, bars = validation window, * marks the promoted run), fitted
+    to the terminal width."""
+    cols = [Col("#", "#", "right", 100), Col("run", "run", keep=100), Col("name", "name", keep=10, flex=True),
+            Col("entry", "entry", keep=40, flex=True, min_width=9), Col("bars", "bars", "right", 45),
+            Col("trades", "trades", "right", 90), Col("pnl", "P&L%", "right", 100),
+            Col("win", "win", "right", 20), Col("sharpe", "Sharpe", "right", 100), Col("dsr", "DSR", "right", 80),
+            Col("rand", "rand%", "right", 60), Col("bh", "B&H%", "right", 55), Col("star", "", keep=100)]
+    cells = []
+    for r in rows:
+        entry = f"{r['entry'] or '-'}/{r['encoder']}" if r.get("encoder") else str(r.get("entry") or "-")
+        cells.append({"#": str(r["rank"]), "run": r["run_id"], "name": str(r["name"] or "-"), "entry": entry,
+                      "bars": fmt_cell(r.get("bars")), "trades": fmt_cell(r["trades"]),
+                      "pnl": fmt_cell(r["pnl_pct"]), "win": fmt_cell(r["win_rate"], pct=True),
+                      "sharpe": fmt_cell(r["sharpe"]), "dsr": fmt_cell(r["dsr"], digits=3),
+                      "rand": fmt_cell(r["random_pnl_pct"]), "bh": fmt_cell(r["buy_hold_pnl_pct"]),
+                      "star": "[bold green]*[/]" if r["promoted"] else ""})
+    caption = "* promoted" if any(r["promoted"] for r in rows) else None
+    return fit_table(title, cols, cells, width, wide, caption)
+
+
+def queue_table(ideas: list[Any], title: str, width: int | None = None, wide: bool = False) -> Table:
+    """Ideas with what each changes against the base, status, priority, source, tries and creation time (UTC)."""
+    cols = [Col("#", "#", "right", 100), Col("status", "status", keep=100), Col("prio", "prio", "right", 30),
+            Col("title", "title", keep=60, flex=True, min_width=20),
+            Col("changes", "changes", keep=95, flex=True, min_width=40), Col("source", "source", keep=40, flex=True,
+                                                                             min_width=8),
+            Col("tries", "tries", "right", 20), Col("hash", "spec hash", keep=10),
+            Col("created", "created (UTC)", keep=35), Col("id", "id", keep=5)]
+    styles = {"proposed": "yellow", "approved": "cyan", "running": "blue", "done": "green", "failed": "red",
+              "rejected": "magenta", "invalid": "red"}
+    cells = [{"#": str(i.seq), "status": f"[{styles.get(i.status.value, '')}]{i.status.value}[/]",
+              "prio": str(i.priority), "title": i.title, "changes": changes_text(i.changes),
+              "source": i.source.label(), "tries": str(i.attempts), "hash": (i.spec_hash or "-")[:12],
+              "created": utc_text(i.created), "id": i.id} for i in ideas]
+    return fit_table(title, cols, cells, width, wide)
+
+
+def runs_table(rows: list[dict[str, Any]], title: str, width: int | None = None, wide: bool = False) -> Table:
+    """Runs newest first: what each ran (entry, encoder, window, exit model), its status and validation figures."""
+    cols = [Col("run", "run", keep=100), Col("name", "name", keep=30, flex=True), Col("status", "status", keep=90),
+            Col("entry", "entry", keep=85), Col("encoder", "encoder", keep=50), Col("window", "window", "right", 25),
+            Col("exit", "exit model", keep=15), Col("bars", "bars", "right", 60),
+            Col("trades", "trades", "right", 80), Col("pnl", "P&L%", "right", 100),
+            Col("sharpe", "Sharpe", "right", 100), Col("win", "win", "right", 20)]
+    cells = []
+    for r in rows:
+        m = r["metrics"]
+        uses_model = r.get("entry") not in ("momentum", "random", None)
+        cells.append({"run": r["run_id"], "name": str(r.get("label") or r.get("name") or "-"), "status": r["status"],
+                      "entry": str(r.get("entry") or "-"), "encoder": str(r.get("encoder") or "-") if uses_model
+                      else "-", "window": fmt_cell(r.get("model_window")) if uses_model else "-",
+                      "exit": fmt_cell(r.get("exit_model")), "bars": fmt_cell(r.get("bars")),
+                      "trades": fmt_cell(m.get("trades")), "pnl": fmt_cell(m.get("pnl_pct")),
+                      "sharpe": fmt_cell(m.get("sharpe")), "win": fmt_cell(m.get("win_rate"), True)})
+    return fit_table(title, cols, cells, width, wide)
 
 
 def checks_table(decision: dict[str, Any], title: str) -> Table:

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from trader.broker.tradier_sim import TradierSim
 from trader.errors import GaussianError
-from trader.market.base import Market
+
+if TYPE_CHECKING:
+    from trader.market.base import Market
 
 app = typer.Typer(help="A local Tradier server replaying a market (for the paper loop, demos and tests).",
                   no_args_is_help=True)
@@ -54,6 +55,8 @@ def serve(
 ) -> None:
     """Serve a market on 127.0.0.1 until Ctrl-C, one bar per --advance-every seconds or per POST /v1/sim/advance."""
     data = _market(market, sessions, seed, edge)
+    from trader.broker.tradier_sim import TradierSim
+
     sim = TradierSim(data, token=token, account_id=account, cash=cash, start_index=start_index, port=port)
     try:
         sim.start()

@@ -25,9 +25,9 @@ class LeaseError(StateError):
 
 
 class DuplicateIdea(StateError):
-    """A proposal's spec hash matches an idea that is queued, running or done."""
+    """A proposal's spec hash matches an idea that is queued, running or done, or it changes nothing (no id)."""
 
-    def __init__(self, message: str, existing_id: str) -> None:
+    def __init__(self, message: str, existing_id: str | None) -> None:
         super().__init__(message)
         self.existing_id = existing_id
 

@@ -16,29 +16,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.sink import Source
 from experiments.ideas.errors import IllegalTransition
+from experiments.ideas.status import Status
 from experiments.spec.io import validate_spec
 from experiments.spec.model import ExperimentSpec
 from trader.errors import SpecError
-
-
-class Status(StrEnum):
-    """Where an idea stands."""
-
-    PROPOSED = "proposed"
-    APPROVED = "approved"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    REJECTED = "rejected"
-    INVALID = "invalid"
-
 
 Action = Literal[
     "propose", "approve", "reject", "edit", "priority", "start", "complete", "fail", "release", "reap"

@@ -120,6 +120,24 @@ def _describe_changes(changes: dict[str, Any]) -> str:
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in changes.items())
 
 
+def titled(title: str, diff: dict[str, tuple[Any, Any]], limit: int = 200) -> str:
+    """The title, with the changes it does not name appended (`[+ entry.type="momentum"]`), so that a title says
+    every change its idea makes; a change is named by its full path, its last part, or its section and new value
+    ("entry controller consensus" names entry.type = consensus)."""
+    low = title.lower()
+
+    def named(path: str, new: Any) -> bool:
+        value = str(new).lower()
+        return (path.lower() in low or path.rsplit(".", 1)[-1].lower() in low
+                or (path.split(".", 1)[0].lower() in low and len(value) > 1 and value in low))
+
+    missing = [f"{path}={json.dumps(new, default=str)}" for path, (_, new) in diff.items() if not named(path, new)]
+    if not missing:
+        return title
+    tail = f" [+ {', '.join(missing)}]"
+    return title[: max(20, limit - len(tail))] + tail if len(title) + len(tail) > limit else title + tail
+
+
 class IdeaQueue:
     """The idea queue over one TinyDB-format file; implements agents.sink.ProposalSink."""
 
@@ -217,6 +235,12 @@ class IdeaQueue:
         proposal = self._proposal(title, hypothesis, rationale, changes, source, priority, analysis_ref)
         base_spec = base or self.base_spec()
         spec, errors = _resolve(base_spec.model_dump(mode="json"), proposal.changes, f"proposal '{proposal.title}'")
+        if spec is not None:
+            diff = spec_diff(base_spec, spec)
+            if not diff:
+                raise DuplicateIdea(f"proposal '{proposal.title}' changes nothing against the base spec "
+                                    f"(same spec hash {hash_spec(base_spec)})", None)
+            proposal.title = titled(proposal.title, diff)
         idea = self._insert(proposal, base_spec, spec, errors)
         if idea.status is Status.INVALID:
             raise InvalidProposal(f"proposal '{proposal.title}' was stored as invalid idea {idea.id}: "

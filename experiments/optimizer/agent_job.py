@@ -27,7 +27,6 @@ from agents.context import (
     tried_item,
 )
 from agents.cost_ledger import CostLedger, default_ledger_path
-from agents.meta_agent import propose_with_llm
 from agents.offline import MODEL_FREE_ENTRY_TYPES, propose_offline
 from agents.outcome import ProposeOutcome, utc_now
 from agents.settings import LLMSettings
@@ -40,7 +39,7 @@ from experiments.runs.attempts import is_abandoned
 from experiments.spec.io import apply_overrides, canonical_dict, flatten, spec_diff, spec_hash, validate_spec
 from experiments.spec.model import EntryType, ExperimentSpec
 from trader.errors import GaussianError, SpecError
-from trader.signals import SIGNAL_NAMES
+from trader.signal_names import SIGNAL_NAMES
 
 log = logging.getLogger("gaussian.agent_job")
 
@@ -290,6 +289,8 @@ def run_agent_job(
         outcome = propose_offline(ctx, sink, tools.validate_changes, spec_model=ExperimentSpec, max_proposals=limit,
                                   dry_run=dry_run, spec_hash_of=tools.spec_hash_of)
     else:
+        from agents.meta_agent import propose_with_llm  # the anthropic SDK, only when the LLM is used
+
         outcome = propose_with_llm(ctx, sink, tools.validate_changes, settings, cost_ledger, ExperimentSpec,
                                    max_proposals=limit, dry_run=dry_run, context_tokens=config.context_tokens)
     if not dry_run:

@@ -198,7 +198,9 @@ class Optimizer:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
-        if signum == signal.SIGTERM or self._stop.is_set():
+        if self.current is None and not self._runner_busy.is_set():
+            self.request_stop(f"{name}: no experiment is running; stopping", release=True)
+        elif signum == signal.SIGTERM or self._stop.is_set():
             self.request_stop(f"{name}: the running experiment is returned to the queue", release=True)
         else:
             self.request_stop(f"{name}: finishing the running experiment first (send it again to return the "
@@ -290,7 +292,7 @@ class Optimizer:
             agent_done = not self.cfg.agent or (self.agent.finished_mono is not None
                                                 and self._idle_since > self.agent.finished_mono)
             if agent_done:
-                self.request_stop("--once: no approved idea is left")
+                self.request_stop("--once: no approved idea is left" + self._waiting_note())
 
     # ----- runner ------------------------------------------------------------------------------------------
 
@@ -310,6 +312,8 @@ class Optimizer:
                     return
                 idea = self.queue.lease_next(self.wid)
                 if idea is None:
+                    if self._idle_since is None and not self.cfg.once:
+                        log.info("idle: %s", self._idle_reason())
                     self._idle_since = time.monotonic()
                     self._maybe_trigger_agent()
                     return
@@ -430,6 +434,29 @@ class Optimizer:
             log.warning("cannot read the queue: %s", exc)
             return False
         return counts["approved"] < self.cfg.agent_backlog and counts["proposed"] < MAX_PENDING_REVIEW
+
+    def _waiting_note(self) -> str:
+        """'; N proposal(s) await review (...)' when proposals wait for a person, else ''."""
+        try:
+            waiting = len(self.queue.list("proposed"))
+        except GaussianError:
+            return ""
+        return (f"; {waiting} proposal(s) await review: gaussian queue list --status proposed, then "
+                "gaussian queue approve N" if waiting else "")
+
+    def _idle_reason(self) -> str:
+        """Why the runner has nothing to do and what it waits for, in one sentence."""
+        what = f"no approved idea; checking the queue every {self.cfg.poll_s:g} s"
+        if not self.cfg.agent:
+            what += " (the agent is off: --no-agent); waiting for `gaussian queue approve N` or `queue add --approve`"
+        elif self.agent.running:
+            what += "; the agent is proposing now"
+        else:
+            job = self._sched.get_job("agent") if self._sched is not None else None
+            nxt = getattr(job, "next_run_time", None)
+            what += (f"; the agent proposes next at {nxt.astimezone(dt.UTC):%H:%M:%S} UTC" if nxt
+                     else "; the agent has no run scheduled")
+        return what + self._waiting_note()
 
     def _maybe_trigger_agent(self) -> None:
         if not self.cfg.agent or self.cfg.once or self._stop.is_set() or self._sched is None or self.agent.running:

@@ -15,6 +15,7 @@ import psutil
 
 from experiments.files import atomic_write_json
 from experiments.home import home_dir, queue_path, runs_dir
+from experiments.runs.progress import running_experiments
 from trader.errors import GaussianError
 
 RECENT = 5
@@ -176,6 +177,7 @@ def collect_status(now: dt.datetime | None = None) -> dict[str, Any]:
         "optimizer": {**(opt or {}), **live},
         "queue": counts,
         "running": running,
+        "experiments": running_experiments(runs_dir(), now=now),
         "recent": recent,
         "agent_spend": spend,
         "agent_last_job": last_job,

@@ -30,7 +30,7 @@ from experiments.runs.attempts import is_abandoned
 from experiments.runs.store import read_json, resolve_run
 from experiments.spec.io import describe_validation_error
 from trader.errors import GaussianError, StateError
-from trader.metrics import PERIODS_PER_YEAR, deflated_sharpe, trials_variance
+from trader.sharpe_stats import PERIODS_PER_YEAR, deflated_sharpe, trials_variance
 
 GATE_FILE = "promotion.yaml"
 CHECK_ORDER = ("min_trades", "min_dsr", "beats_random", "beats_buy_and_hold", "holdout")

@@ -17,7 +17,7 @@ from experiments.runs.attempts import is_abandoned, run_idea_id
 from experiments.runs.store import list_runs, read_json
 from trader.errors import StateError
 
-COLUMNS = ("rank", "run_id", "name", "entry", "encoder", "trades", "pnl_pct", "win_rate", "sharpe", "dsr",
+COLUMNS = ("rank", "run_id", "name", "entry", "encoder", "bars", "trades", "pnl_pct", "win_rate", "sharpe", "dsr",
            "random_pnl_pct", "buy_hold_pnl_pct", "promoted")
 
 
@@ -74,7 +74,7 @@ def leaderboard(limit: int | None = None) -> list[dict[str, Any]]:
         m, b = r["metrics"], r["baselines"]
         rows.append({
             "run_id": r["run_id"], "name": title or r["name"], **_spec_bits(d), "idea_id": idea,
-            "trades": m.get("trades"), "pnl": _num(m.get("pnl")), "pnl_pct": _num(m.get("pnl_pct")),
+            "bars": r.get("bars"), "trades": m.get("trades"), "pnl": _num(m.get("pnl")), "pnl_pct": _num(m.get("pnl_pct")),
             "win_rate": _num(m.get("win_rate")), "sharpe": _num(m.get("sharpe")),
             "dsr": current_dsr(m, n_trials, sharpes), "dsr_at_run": _num(m.get("dsr")),
             "random_pnl_pct": _num((b.get("random_entry") or {}).get("pnl_pct")),

@@ -113,6 +113,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 def run_job(job_path: Path, result_path: Path) -> int:
     """Run one job file's spec into a run directory, write the result file, then analyze the run."""
+    from experiments.runs.progress import PhaseUpdate
     from experiments.runs.runner import run_experiment
     from experiments.runs.summary import key_metrics
     from experiments.spec.io import validate_spec
@@ -122,12 +123,12 @@ def run_job(job_path: Path, result_path: Path) -> int:
     fired = threading.Event()
     fault: str | None = None
 
-    def progress(name: str, done: int, total: int) -> None:
-        if fault and not fired.is_set():
+    def progress(u: PhaseUpdate) -> None:
+        if fault and u.phase == "evaluate" and not fired.is_set():
             fired.set()
             _fire(fault)
-        if done == total or done % 2000 < 500:
-            log.info("%s %d/%d", name, done, total)
+        if u.info or u.done == 0 or (u.total is not None and u.done >= u.total):
+            log.info("%s %d/%s%s", u.phase, u.done, u.total, f" {u.info}" if u.info else "")
 
     try:
         spec = validate_spec(job["spec"], f"idea {idea_id}")

@@ -35,6 +35,17 @@ log = logging.getLogger("gaussian.pipeline")
 MODEL_FREE = ("momentum", "random")
 SUPPORTED_ENTRY_TYPES = ("consensus", "predictor", "bandit", "rl", "q_scorer", "momentum", "random")
 TRAINED_CONTROLLERS = ("rl", "q_scorer")
+Report = Callable[[str, int, "int | None", str], None]
+
+
+def _quiet(phase: str, done: int, total: int | None, info: str = "") -> None:
+    """The progress report used when nobody listens."""
+
+
+def _step(report: Report, phase: str) -> Callable[[], None]:
+    """Announce a one-step phase now; call the result when it is done."""
+    report(phase, 0, 1, "")
+    return lambda: report(phase, 1, 1, "")
 
 
 @dataclass
@@ -162,11 +173,12 @@ def _needs_regime(spec: ExperimentSpec) -> bool:
 
 
 def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
-               cache: ModelCache | None = None) -> FittedModels:
+               cache: ModelCache | None = None, progress: Report | None = None) -> FittedModels:
     """Fit the predictor, the regime HMM and the exit model the spec asks for, on train bars only; save them.
 
     With a cache, a model whose key (everything its fit reads) is cached is loaded instead of fitted, and
     `models/cache.json` names each model's key and whether it was a hit."""
+    report = progress or _quiet
     models_dir.mkdir(parents=True, exist_ok=True)
     fitted = FittedModels(spec=spec, cost_per_share=round_trip_cost(spec, market, train))
     through = _CacheUse(cache, spec, market, train, models_dir)
@@ -174,22 +186,26 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
         from trader.models.predictor import CONFIG_FILE, WEIGHTS_FILE, Predictor
 
         fitted.predictor = through("predictor", (WEIGHTS_FILE, CONFIG_FILE),
-                                   lambda: _fit_predictor(spec, market, train, models_dir),
+                                   lambda: _fit_predictor(spec, market, train, models_dir, report),
                                    lambda: Predictor.load(models_dir))
         fitted.report["predictor_training"] = fitted.predictor.report
     if _needs_regime(spec):
         from trader.regime import MODEL_FILE, RegimeModel
 
+        done = _step(report, "regime HMMs")
         fitted.regime = through("regime", (MODEL_FILE,), lambda: _fit_regime(spec, market, train, models_dir),
                                 lambda: RegimeModel.load(models_dir))
         fitted.report["regime_fit"] = fitted.regime.summary()
+        done()
     if spec.exits.model.enabled:
         from trader.exit_model import META_FILE, XGBExitModel
         from trader.exit_model import MODEL_FILE as EXIT_FILE
 
+        done = _step(report, "exit model")
         fitted.exit_model = through("exit_model", (EXIT_FILE, META_FILE),
                                     lambda: _fit_exit_model(spec, market, train, models_dir),
                                     lambda: XGBExitModel.load(models_dir).bind(market.bars))
+        done()
     through.record()
     return fitted
 
@@ -221,7 +237,8 @@ class _CacheUse:
             (self.models_dir / "cache.json").write_text(json.dumps(self.used, indent=1, sort_keys=True) + "\n")
 
 
-def _fit_predictor(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> Any:
+def _fit_predictor(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
+                   report: Report) -> Any:
     from trader.models.predictor import PredictorConfig
     from trader.models.training import TrainConfig, fit_predictor
 
@@ -239,8 +256,18 @@ def _fit_predictor(spec: ExperimentSpec, market: Market, train: tuple[int, int],
                        max_samples=tr.max_samples, kl_weight=tr.kl_weight)
     log.info("training the %s predictor on %d train bars", m.encoder, b - a)
     train_market_bars = market.bars.iloc[:b]
+    done = _step(report, "features")
     features = build_features(train_market_bars, intraday=cfg.intraday)
-    predictor = fit_predictor(train_market_bars, features, b, cfg, tcfg, train_start=a)
+    done()
+    phase = f"predictor training ({m.encoder})"
+    report(phase, 0, tr.epochs, "")
+
+    def on_epoch(epoch: int, epochs: int, loss: float, es: float | None) -> None:
+        report(phase, epoch, epochs, f"loss {loss:.4f}" + (f", early-stop {es:.4f}" if es is not None else ""))
+
+    predictor = fit_predictor(train_market_bars, features, b, cfg, tcfg, train_start=a, on_epoch=on_epoch)
+    ran = predictor.report.get("epochs_run", tr.epochs)
+    report(phase, ran, ran, f"best epoch {predictor.report.get('best_epoch')}")
     predictor.save(models_dir)
     return predictor
 
@@ -335,13 +362,15 @@ def window_report(fitted: FittedModels, arrays: dict[str, np.ndarray], market: M
 
 
 def _walk_forward(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
-                  window: tuple[int, int], every: int, arrays: dict[str, np.ndarray],
+                  window: tuple[int, int], every: int, arrays: dict[str, np.ndarray], report: Report,
                   cache: ModelCache | None = None) -> None:
     """Refit the predictor and regime model every `every` evaluation bars on all bars up to the chunk start less
     the embargo, and overwrite the chunk's rows of `arrays` with the refitted models' (causal) arrays."""
 
     start, end = window
-    for n, chunk_start in enumerate(range(start + every, end, every), start=1):
+    chunks = list(range(start + every, end, every))
+    report("walk-forward refits", 0, len(chunks), "")
+    for n, chunk_start in enumerate(chunks, start=1):
         chunk_end = min(chunk_start + every, end)
         refit_train = (train[0], max(train[1], chunk_start - spec.splits.embargo_bars))
         view = truncated(market, chunk_end)
@@ -353,26 +382,41 @@ def _walk_forward(spec: ExperimentSpec, market: Market, train: tuple[int, int], 
         for key, values in part.items():
             if key in arrays:
                 arrays[key][chunk_start:chunk_end] = values[chunk_start:chunk_end]
+        report("walk-forward refits", n, len(chunks), "")
 
 
 def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
                    window: tuple[int, int] | None = None, reuse: bool = False,
-                   cache: ModelCache | None = None) -> Pipeline:
+                   cache: ModelCache | None = None, progress: Report | None = None) -> Pipeline:
     """Fit (or, with reuse, load) the models, compute the per-bar arrays and build the strategy.
 
     `market` must hold nothing after the evaluation window; `window` is the evaluation range (for the
-    out-of-sample quality report)."""
-    fitted = (load_models(spec, market, train, models_dir) if reuse
-              else fit_models(spec, market, train, models_dir, cache))
+    out-of-sample quality report); `progress(phase, done, total, info)` hears of every phase; `cache` is the
+    fitted-model cache (None: fit every model)."""
+    tell = progress or _quiet
+    if reuse:
+        done = _step(tell, "load models")
+        fitted = load_models(spec, market, train, models_dir)
+        done()
+    else:
+        fitted = fit_models(spec, market, train, models_dir, cache, tell)
     start, end = window if window is not None else (0, len(market.bars))
     needs_arrays = spec.entry.type not in MODEL_FREE or spec.exits.model.enabled
     first = train[0] if spec.entry.type in TRAINED_CONTROLLERS else max(0, start - spec.model.window)
-    arrays = fitted.arrays(market, start=first) if needs_arrays else {}
-    controller = _controller(spec, market, train, models_dir, arrays, reuse) if (
-        spec.entry.type in TRAINED_CONTROLLERS) else None
+    if needs_arrays:
+        done = _step(tell, "per-bar arrays")
+        arrays = fitted.arrays(market, start=first)
+        done()
+    else:
+        arrays = {}
+    controller = None
+    if spec.entry.type in TRAINED_CONTROLLERS:
+        done = _step(tell, {"rl": "PPO entry policy", "q_scorer": "Q-scorer"}[spec.entry.type])
+        controller = _controller(spec, market, train, models_dir, arrays, reuse)
+        done()
     k = spec.splits.refit_every
     if k and needs_arrays and not reuse and spec.entry.type not in MODEL_FREE:
-        _walk_forward(spec, market, train, models_dir, (start, end), k, arrays, cache)
+        _walk_forward(spec, market, train, models_dir, (start, end), k, arrays, tell, cache)
     report = window_report(fitted, arrays, market, start, end) if needs_arrays else {}
     if controller is not None and getattr(controller, "report", None):
         report[spec.entry.type] = controller.report

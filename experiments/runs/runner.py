@@ -19,6 +19,7 @@ from experiments.runs.backtest import buy_and_hold, evaluate
 from experiments.runs.market_loader import load_market_for
 from experiments.runs.model_cache import ModelCache
 from experiments.runs.pipeline import baseline_strategy, build_pipeline, truncated
+from experiments.runs.progress import Display, RunProgress
 from experiments.runs.store import create_run_dir, environment, read_json, write_frame, write_json, write_text
 from experiments.runs.summary import summary_text
 from experiments.spec.io import spec_hash, validate_spec
@@ -48,10 +49,13 @@ def _window(spec: ExperimentSpec, splits: Splits, cycles: int | None) -> tuple[i
 
 
 def run_experiment(spec: ExperimentSpec, cycles: int | None = None, idea_id: str | None = None,
-                   progress: Callable[[str, int, int], None] | None = None, analyze: bool = True) -> RunResult:
-    """Run one experiment end to end into a new run directory and append it to the ledger."""
+                   progress: Display | None = None, analyze: bool = True) -> RunResult:
+    """Run one experiment end to end into a new run directory and append it to the ledger; every phase is
+    reported to `progress` (a display) and to the run's progress.json."""
     h = spec_hash(spec)
     run_id, run_dir = create_run_dir(h)
+    rp = RunProgress(display=progress)
+    rp.bind(run_dir, idea_id)
     handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("gaussian")
@@ -61,18 +65,22 @@ def run_experiment(spec: ExperimentSpec, cycles: int | None = None, idea_id: str
         write_json(run_dir / "spec.json", {"hash": h, "spec": spec.model_dump(mode="json"), "idea_id": idea_id})
         write_json(run_dir / "environment.json", {**environment(), "seed": spec.seed})
         t0 = time.perf_counter()
-        result = _execute(spec, run_id, run_dir, cycles, progress)
+        result = _execute(spec, run_id, run_dir, cycles, rp)
         log.info("run %s finished in %.1fs", run_id, time.perf_counter() - t0)
         ledger.record(run_id, h, "done", result.metrics, idea_id=idea_id)
     except BaseException as exc:
         log.exception("run %s failed", run_id)
         ledger.record(run_id, h, "failed", idea_id=idea_id, error=f"{type(exc).__name__}: {exc}")
+        rp.finish("failed")
         raise
     finally:
         root.removeHandler(handler)
         handler.close()
     if analyze:
+        rp("analysis", 0, 1)
         _analyze(run_dir)
+        rp("analysis", 1, 1)
+    rp.finish()
     return result
 
 
@@ -88,18 +96,21 @@ def _analyze(run_dir: Path) -> None:
 
 
 def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | None,
-             progress: Callable[[str, int, int], None] | None) -> RunResult:
+             progress: RunProgress) -> RunResult:
+    progress("load market", 0, 1)
     market = load_market_for(spec)
+    progress("load market", 1, 1, f"{len(market.bars):,} bars")
     stamps = market.bars.index
     splits = split_bars(stamps, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
     log.info("data: %d bars; train %s, validation %s", len(stamps), splits.train, splits.validation)
     start, end = _window(spec, splits, cycles)
     pipe = build_pipeline(spec, truncated(market, end), splits.train, run_dir / "models", window=(start, end),
-                          cache=ModelCache.from_home())
+                          cache=ModelCache.from_home(), progress=progress)
     total = end - start
 
-    def tick(name: str) -> Callable[[int], None] | None:
-        return (lambda k: progress(name, k, total)) if progress else None
+    def tick(name: str) -> Callable[[int], None]:
+        progress(name, 0, total)
+        return lambda k: progress(name, k, total)
 
     res = evaluate(spec, market, start, end, pipe.strategy, pipe.series, pipe.exit_model, tick("evaluate"))
     if hasattr(pipe.strategy, "summary"):
@@ -124,10 +135,22 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
         "rejected_orders": len(res.rejected), "data": dict(market.meta), **pipe.report,
     }
     write_frame(run_dir / "trades.parquet", trades)
-    write_frame(run_dir / "equity.parquet", res.equity)
+    write_frame(run_dir / "equity.parquet", _with_baselines(res.equity, rnd.equity, market, start, end, initial))
     write_json(run_dir / "metrics.json", doc)
     write_text(run_dir / "SUMMARY.txt", summary_text(run_id, spec, doc))
     return RunResult(run_id, run_dir, metrics, baselines)
+
+
+def _with_baselines(equity: pd.DataFrame, random_equity: pd.DataFrame, market: Any, start: int, end: int,
+                    initial: float) -> pd.DataFrame:
+    """The strategy's equity with the random-entry and buy-and-hold equity on the same bars (for the plots)."""
+    out = equity.copy()
+    if len(random_equity) == len(out):
+        out["baseline_random"] = random_equity["equity"].to_numpy(dtype=float)
+    close = market.bars["close"].iloc[start:end].to_numpy(dtype=float)
+    if len(close) == len(out) and len(close):
+        out["baseline_buy_hold"] = initial * close / close[0]
+    return out
 
 
 def evaluate_holdout(run_dir: Path) -> dict[str, Any]:

@@ -8,13 +8,14 @@ import platform
 import secrets
 import subprocess
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from experiments.files import atomic_write_json, atomic_write_text
 from experiments.home import runs_dir
 from trader.errors import StateError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def new_run_id(spec_hash: str) -> str:
@@ -84,6 +85,7 @@ def read_json(path: Path) -> Any:
 def environment() -> dict[str, Any]:
     """Versions, git commit and platform, recorded with every run (never environment variables)."""
     import numpy
+    import pandas as pd
     import torch
 
     info: dict[str, Any] = {
@@ -113,7 +115,10 @@ def _threads(torch: Any) -> dict[str, int]:
 
 
 def list_runs() -> list[dict[str, Any]]:
-    """Summaries of every run directory (newest first): id, name, status, validation metrics."""
+    """Summaries of every run directory (newest first): id, name, idea, status (done, running, failed or
+    incomplete), what it ran (entry, encoder, model window, exit model), validation bars and metrics."""
+    from experiments.runs.progress import is_running, read_progress
+
     root = runs_dir()
     if not root.exists():
         return []
@@ -124,11 +129,21 @@ def list_runs() -> list[dict[str, Any]]:
         spec = json.loads((d / "spec.json").read_text())
         metrics_path = d / "metrics.json"
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
+        body = spec.get("spec", {})
+        progress = read_progress(d) or {}
+        status = ("done" if metrics else "running" if is_running(progress) else
+                  "failed" if progress.get("state") == "failed" else "incomplete")
         out.append({
             "run_id": d.name,
-            "name": spec.get("spec", {}).get("name"),
+            "name": body.get("name"),
+            "idea_id": spec.get("idea_id"),
             "hash": spec.get("hash"),
-            "status": "done" if metrics else "incomplete",
+            "status": status,
+            "entry": (body.get("entry") or {}).get("type"),
+            "encoder": (body.get("model") or {}).get("encoder"),
+            "model_window": (body.get("model") or {}).get("window"),
+            "exit_model": ((body.get("exits") or {}).get("model") or {}).get("enabled"),
+            "bars": ((metrics or {}).get("window") or {}).get("bars"),
             "metrics": (metrics or {}).get("metrics", {}),
             "baselines": (metrics or {}).get("baselines", {}),
         })

@@ -28,7 +28,11 @@ def describe_validation_error(err: ValidationError, source: str) -> str:
         path = ".".join(str(p) for p in e["loc"]) or "(spec)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
-            parts.append(f"'{path}' is not a known field")
+            from experiments.spec.fields import suggest
+
+            close = suggest(path)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            parts.append(f"'{path}' is not a known field{hint}")
         elif e["type"] == "value_error":
             parts.append(msg.removeprefix("Value error, "))
         else:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trader.signals import SIGNAL_NAMES
+from trader.signal_names import SIGNAL_NAMES
 
 Encoder = Literal["tcn", "lstm", "transformer", "mamba2"]
 EntryType = Literal["consensus", "bandit", "rl", "q_scorer", "predictor", "momentum", "random"]

@@ -13,6 +13,7 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,9 +149,11 @@ def _epoch_loss(net: PredictorNet, x: torch.Tensor, pos: np.ndarray, t: Targets,
 
 def fit_predictor(
     bars: pd.DataFrame, features: pd.DataFrame, train_end: int, config: PredictorConfig, train: TrainConfig,
-    train_start: int = 0,
+    train_start: int = 0, on_epoch: Callable[[int, int, float, float | None], None] | None = None,
 ) -> Predictor:
-    """Fit a predictor on bars[train_start:train_end) only; rows at or after train_end are never read."""
+    """Fit a predictor on bars[train_start:train_end) only; rows at or after train_end are never read.
+
+    `on_epoch(epoch, epochs, train_loss, early_stop_loss)` is called after every epoch (progress displays)."""
     if len(bars) != len(features):
         raise DataError(f"bars ({len(bars)} rows) and features ({len(features)} rows) must be aligned")
     if not 0 <= train_start < train_end <= len(bars):
@@ -205,9 +208,13 @@ def fit_predictor(
             history["train_loss"].append(float(np.mean(losses)))
             if len(es_pos) == 0:
                 best_state, best_epoch = copy.deepcopy(net.state_dict()), epoch
+                if on_epoch is not None:
+                    on_epoch(epoch, train.epochs, history["train_loss"][-1], None)
                 continue
             es = _epoch_loss(net, x, es_pos, es_t, window, 1024)
             history["early_stop_loss"].append(es)
+            if on_epoch is not None:
+                on_epoch(epoch, train.epochs, history["train_loss"][-1], es)
             log.info("predictor epoch %d: train %.4f, early-stop %.4f", epoch, history["train_loss"][-1], es)
             if es < best - 1e-6:
                 best, best_state, best_epoch, bad = es, copy.deepcopy(net.state_dict()), epoch, 0
