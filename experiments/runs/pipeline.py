@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from experiments.runs.importance import features_report
 from experiments.spec.model import INTERVAL_MINUTES, ExperimentSpec
 from trader.broker.base import CostModel
 from trader.chain_features import chain_arrays
@@ -21,8 +23,16 @@ from trader.engine import EngineConfig, ExitModel
 from trader.entry.consensus import ConsensusConfig, ConsensusController
 from trader.errors import SpecError, StateError
 from trader.exit_rules import HardExitRules
+from trader.families.registry import (
+    DEFAULT_FAMILIES,
+    context_arrays,
+    context_frame,
+    feature_frame,
+    resolve_families,
+)
 from trader.features import build_features
 from trader.market.base import Market
+from trader.market.universe import close_times, truncate_context
 from trader.signals import compute_signals
 from trader.strategies.base import BarSeries, Strategy
 from trader.strategies.baselines import MomentumStrategy, RandomStrategy
@@ -54,12 +64,19 @@ class FittedModels:
     exit_model: Any = None
     cost_per_share: float = 0.0
     report: dict[str, Any] = field(default_factory=dict)
+    families: list[str] = field(default_factory=lambda: list(DEFAULT_FAMILIES))
+
+    def features(self, market: Market) -> pd.DataFrame:
+        """The predictor's input frame: price features plus the context families in use (row t known at t)."""
+        if self.predictor is None:
+            return build_features(market.bars)
+        return feature_frame(market, self.families, intraday=self.predictor.config.intraday)
 
     def arrays(self, market: Market, start: int = 0) -> dict[str, np.ndarray]:
         """Causal per-bar arrays over the market's bars; predictions are computed from bar `start` on."""
         bars = market.bars
         n = len(bars)
-        features = build_features(bars) if self.predictor is None else self.predictor.features(bars)
+        features = self.features(market)
         out: dict[str, np.ndarray] = {}
         pred_arrays: dict[str, np.ndarray] | None = None
         horizons: tuple[int, ...] = ()
@@ -74,9 +91,9 @@ class FittedModels:
         if self.regime is not None:
             from trader.regime import regime_arrays
 
-            probs = self.regime.filter(bars)
+            probs = self.regime.filter(bars, regime_context(market, self.regime))
             out.update(regime_arrays(probs))
-        chain = chain_arrays(market.chains, bars.index)
+        chain = chain_arrays(market.chains if "chain" in self.families else None, bars.index)
         out.update(compute_signals(bars["close"].to_numpy(dtype=float), features, pred_arrays, horizons,
                                    probs, chain))
         return out
@@ -89,7 +106,11 @@ def truncated(market: Market, end: int) -> Market:
     if market.chains is not None and len(bars):
         chains = market.chains[market.chains["timestamp"] <= bars.index[-1]]
     truth = market.truth.iloc[:end] if market.truth is not None else None  # for reports only, never strategies
-    return Market(bars=bars, chains=chains, truth=truth, meta=dict(market.meta), quoter=market.quoter)
+    context = market.context
+    if context and len(bars):
+        context = truncate_context(context, close_times(pd.DatetimeIndex(bars.index))[-1])
+    return Market(bars=bars, chains=chains, truth=truth, meta=dict(market.meta), quoter=market.quoter,
+                  context=context)
 
 
 def engine_config(spec: ExperimentSpec) -> EngineConfig:
@@ -164,6 +185,11 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
     a, b = train
     train_bars = market.bars.iloc[a:b]
     fitted = FittedModels(spec=spec, cost_per_share=round_trip_cost(spec, market, train))
+    fitted.families, warnings = resolve_families(market, spec.features.families, dict(spec.features.required))
+    for text in warnings:
+        log.warning(text)
+    fitted.report["features"] = {"requested": list(spec.features.families), "used": fitted.families,
+                                 "warnings": warnings}
     if _needs_predictor(spec):
         from trader.models.predictor import PredictorConfig
         from trader.models.training import TrainConfig, fit_predictor
@@ -180,9 +206,9 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
                            patience=tr.patience, early_stop_fraction=tr.early_stop_fraction,
                            max_samples=tr.max_samples, kl_weight=tr.kl_weight)
         log.info("training the %s predictor on %d train bars", m.encoder, b - a)
-        train_market_bars = market.bars.iloc[:b]
-        features = build_features(train_market_bars, intraday=cfg.intraday)
-        fitted.predictor = fit_predictor(train_market_bars, features, b, cfg, tcfg, train_start=a)
+        train_market = truncated(market, b)
+        features = feature_frame(train_market, fitted.families, intraday=cfg.intraday)
+        fitted.predictor = fit_predictor(train_market.bars, features, b, cfg, tcfg, train_start=a)
         fitted.predictor.save(models_dir)
         fitted.report["predictor_training"] = fitted.predictor.report
     if _needs_regime(spec):
@@ -190,20 +216,34 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
 
         r = spec.regime
         log.info("fitting the regime HMMs on %d train bars", b - a)
+        context = None
+        if spec.features.regime:
+            context = context_frame(truncated(market, b), fitted.families).iloc[a:b]
         fitted.regime = RegimeModel.fit(train_bars, seed=spec.seed, n_iter=r.n_iter,
-                                        covariance_type=r.covariance_type, fit_max_bars=r.fit_max_bars)
+                                        covariance_type=r.covariance_type, fit_max_bars=r.fit_max_bars,
+                                        context=context if context is not None and len(context.columns) else None)
         fitted.regime.save(models_dir)
         fitted.report["regime_fit"] = fitted.regime.summary()
     if spec.exits.model.enabled:
-        fitted.exit_model = _fit_exit_model(spec, market, train, models_dir)
+        fitted.exit_model = _fit_exit_model(spec, market, train, models_dir, context_arrays(market, fitted.families))
     return fitted
 
 
-def _fit_exit_model(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> Any:
+def regime_context(market: Market, regime: Any) -> pd.DataFrame | None:
+    """The context columns a fitted regime model reads (None when it reads none)."""
+    names = getattr(regime, "context_columns", [])
+    if not names:
+        return None
+    families = sorted({name.split("_", 1)[0] for name in names})
+    return context_frame(market, families)[names]
+
+
+def _fit_exit_model(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
+                    extras: dict[str, np.ndarray] | None = None) -> Any:
     from trader.exit_model import train_exit_model
 
     model = train_exit_model(market, train, engine_config(spec), threshold=spec.exits.model.threshold,
-                             seed=spec.seed)
+                             seed=spec.seed, extras=extras)
     model.save(models_dir)
     return model
 
@@ -211,6 +251,7 @@ def _fit_exit_model(spec: ExperimentSpec, market: Market, train: tuple[int, int]
 def load_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> FittedModels:
     """Read a run's saved models back (nothing is refitted); a missing model is an error naming the file."""
     fitted = FittedModels(spec=spec, cost_per_share=round_trip_cost(spec, market, train))
+    fitted.families, _ = resolve_families(market, spec.features.families, dict(spec.features.required))
     if _needs_predictor(spec):
         from trader.models.predictor import Predictor
 
@@ -224,7 +265,7 @@ def load_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mo
     if spec.exits.model.enabled:
         from trader.exit_model import XGBoostExitModel
 
-        fitted.exit_model = XGBoostExitModel.load(models_dir).bind(market.bars)
+        fitted.exit_model = XGBoostExitModel.load(models_dir).bind(market.bars, context_arrays(market, fitted.families))
     return fitted
 
 
@@ -313,6 +354,9 @@ def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int],
     if k and needs_arrays and not reuse and spec.entry.type not in MODEL_FREE:
         _walk_forward(spec, market, train, models_dir, (start, end), k, arrays)
     report = window_report(fitted, arrays, market, start, end) if needs_arrays else {}
+    if needs_arrays and not reuse:
+        report["features"] = features_report(fitted, market, start, end, predictor_horizon(spec),
+                                             engine_config(spec))
     if controller is not None and getattr(controller, "report", None):
         report[spec.entry.type] = controller.report
     return Pipeline(strategy=make_strategy(spec, fitted, controller), series=BarSeries(arrays),
