@@ -354,7 +354,7 @@ def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int],
     if k and needs_arrays and not reuse and spec.entry.type not in MODEL_FREE:
         _walk_forward(spec, market, train, models_dir, (start, end), k, arrays)
     report = window_report(fitted, arrays, market, start, end) if needs_arrays else {}
-    if needs_arrays and not reuse:
+    if not reuse:
         report["features"] = features_report(fitted, market, start, end, predictor_horizon(spec),
                                              engine_config(spec))
     if controller is not None and getattr(controller, "report", None):

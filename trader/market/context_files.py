@@ -104,8 +104,8 @@ def _check_times(stamps: pd.DatetimeIndex, rows: np.ndarray, source: str, first_
     if not same_day.any():
         return
     minutes = max(1, round(float(np.median(step[same_day])) / 60e9))
-    offset = (local.hour * 60 + local.minute).to_numpy() % minutes
-    off_grid = (local.second != 0).to_numpy() | (local.microsecond != 0).to_numpy() | (offset != 0)
+    offset = np.asarray(local.hour * 60 + local.minute) % minutes
+    off_grid = (np.asarray(local.second) != 0) | (np.asarray(local.microsecond) != 0) | (offset != 0)
     if off_grid.any():
         k = int(np.flatnonzero(off_grid)[0])
         row = int(rows[k])
