@@ -21,7 +21,7 @@ import pandas as pd
 
 from trader.families.common import finish, log_change, session_reference, session_starts
 from trader.market.base import Market
-from trader.market.universe import aligned_close, constituents
+from trader.market.universe import aligned_closes, constituents
 
 MIN_CONSTITUENTS = 5
 DISPERSION_BARS = 15
@@ -37,8 +37,8 @@ def inputs(market: Market) -> list[str]:
 
 def panel(market: Market) -> np.ndarray:
     """Aligned closes of the constituents, [bars, constituents]."""
-    index = pd.DatetimeIndex(market.bars.index)
-    return np.column_stack([aligned_close(market.context, s, index) for s in constituents(list(market.context))])
+    closes = aligned_closes(market.context, constituents(list(market.context)), pd.DatetimeIndex(market.bars.index))
+    return np.column_stack(list(closes.values()))
 
 
 def build(market: Market, intraday: bool) -> pd.DataFrame:

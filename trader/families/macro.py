@@ -19,7 +19,7 @@ import pandas as pd
 
 from trader.families.common import finish, log_change
 from trader.market.base import Market
-from trader.market.universe import CYCLICALS, DEFENSIVES, SECTORS, aligned_close
+from trader.market.universe import CYCLICALS, DEFENSIVES, SECTORS, aligned_closes
 
 WINDOWS = (15, 60)
 RS_BARS = 60
@@ -37,7 +37,9 @@ def inputs(market: Market) -> list[str]:
 def build(market: Market, intraday: bool) -> pd.DataFrame:
     """The macro columns for every bar of the market (causal)."""
     index = pd.DatetimeIndex(market.bars.index)
-    log_of = {s: np.log(aligned_close(market.context, s, index)) for s in (*SECTORS, "TLT", "UUP")}
+    present = [s for s in ("VIX", "VIX9D", "VIX3M") if s in market.context]
+    closes = aligned_closes(market.context, [*SECTORS, "TLT", "UUP", *present], index)
+    log_of = {s: np.log(closes[s]) for s in (*SECTORS, "TLT", "UUP")}
     spy = np.log(market.bars["close"].to_numpy(dtype=float))
     out: dict[str, np.ndarray] = {}
     spy_rs = log_change(spy, RS_BARS)
@@ -63,9 +65,9 @@ def build(market: Market, intraday: bool) -> pd.DataFrame:
         out[f"macro_tlt_{w}"] = log_change(log_of["TLT"], w)
         out[f"macro_uup_{w}"] = log_change(log_of["UUP"], w)
     if "VIX" in market.context:
-        vix = aligned_close(market.context, "VIX", index)
+        vix = closes["VIX"]
     else:
         vix = market.bars["vix"].astype(float).where(market.bars["vix"] > 0).ffill().to_numpy()
-    out["macro_vix9d_vix"] = np.log(aligned_close(market.context, "VIX9D", index) / vix)
-    out["macro_vix_vix3m"] = np.log(vix / aligned_close(market.context, "VIX3M", index))
+    out["macro_vix9d_vix"] = np.log(closes["VIX9D"] / vix)
+    out["macro_vix_vix3m"] = np.log(vix / closes["VIX3M"])
     return finish(out, index)

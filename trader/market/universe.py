@@ -55,15 +55,12 @@ def constituents(symbols: list[str] | set[str]) -> list[str]:
 
 
 def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
-    """The bar length of an index: the median spacing of bars on the same date, or one day when none share one."""
-    idx = pd.DatetimeIndex(index).as_unit("ns")
-    if len(idx) < 2:
+    """The bar length of an index: the smallest spacing between consecutive bars (one day when 12 hours or more)."""
+    ns = pd.DatetimeIndex(index).as_unit("ns").asi8
+    if len(ns) < 2:
         return pd.Timedelta(days=1)
-    local = idx.tz_convert(TZ) if idx.tz is not None else idx
-    same = local.normalize()[1:] == local.normalize()[:-1]
-    if not same.any():
-        return pd.Timedelta(days=1)
-    return pd.Timedelta(int(np.median(np.diff(idx.asi8)[same])), unit="ns")
+    step = pd.Timedelta(int(np.diff(ns).min()), unit="ns")
+    return step if step < pd.Timedelta(hours=12) else pd.Timedelta(days=1)
 
 
 def close_times(index: pd.DatetimeIndex, continuous: bool = False,
@@ -86,14 +83,23 @@ def asof_positions(known_at: pd.DatetimeIndex, decide_at: pd.DatetimeIndex) -> n
     return np.searchsorted(a, b, side="right") - 1
 
 
-def aligned_close(context: dict[str, pd.DataFrame], symbol: str, bar_index: pd.DatetimeIndex) -> np.ndarray:
-    """The context symbol's last known close at each underlying bar's close (NaN before its first bar)."""
+def aligned_close(context: dict[str, pd.DataFrame], symbol: str, bar_index: pd.DatetimeIndex,
+                  decide: pd.DatetimeIndex | None = None) -> np.ndarray:
+    """The context symbol's last known close at each underlying bar's close (NaN before its first bar);
+    `decide` is `close_times(bar_index)` when the caller already has it."""
     frame = context[symbol]
     known = close_times(pd.DatetimeIndex(frame.index), continuous=symbol in CONTINUOUS)
-    decide = close_times(pd.DatetimeIndex(bar_index))
+    decide = close_times(pd.DatetimeIndex(bar_index)) if decide is None else decide
     pos = asof_positions(known, decide)
     close = frame["close"].to_numpy(dtype=float)
     return np.where(pos >= 0, close[np.clip(pos, 0, None)], np.nan)
+
+
+def aligned_closes(context: dict[str, pd.DataFrame], symbols: list[str] | tuple[str, ...],
+                   bar_index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+    """`aligned_close` of several symbols against the same underlying bars."""
+    decide = close_times(pd.DatetimeIndex(bar_index))
+    return {s: aligned_close(context, s, bar_index, decide) for s in symbols}
 
 
 def truncate_context(context: dict[str, pd.DataFrame], until: pd.Timestamp) -> dict[str, pd.DataFrame]:
