@@ -131,3 +131,15 @@ def test_regime_model_with_context_needs_it_to_filter_and_round_trips(tmp_path: 
     t = 1000
     cut = model.filter(m.bars.iloc[: t + 1], ctx.iloc[: t + 1])
     np.testing.assert_allclose(cut["volatility"][t], probs["volatility"][t], atol=1e-9)
+
+
+def test_paper_trading_refuses_a_run_that_reads_context_series(tmp_path: Path) -> None:
+    from experiments.paper.venues import load_pipeline
+    from trader.errors import StateError
+
+    run_dir = tmp_path / "20260101-000000-abc"
+    run_dir.mkdir()
+    spec = load_spec(None, ["features.families=[price,chain,macro]"])
+    (run_dir / "spec.json").write_text(json.dumps({"hash": "x", "spec": spec.model_dump(mode="json")}))
+    with pytest.raises(StateError, match="reads the feature families macro; the paper loop streams"):
+        load_pipeline(str(run_dir))
