@@ -6,7 +6,9 @@ and sink as the LLM agent's proposals:
    against the base spec (protected fields among those changes are not carried over);
 2. exploration: each entry controller of ENTRY_CANDIDATES that this build supports and no tried idea or report
    used, then each encoder of ENCODER_CANDIDATES not yet tried with a supported model-based entry controller
-   (encoders change nothing for the model-free controllers, so they are explored only with a model-based one).
+   (encoders change nothing for the model-free controllers, so they are explored only with a model-based one),
+   then each context feature family of FAMILY_CANDIDATES that no tried idea or report switched on (optional:
+   a market without the family's series drops it with a warning instead of failing).
 Candidates equal to a tried idea's changes (or, given `spec_hash_of`, to its spec hash or an earlier candidate's)
 are skipped. The same inputs always give the same proposals.
 """
@@ -34,6 +36,8 @@ MODEL_FREE_ENTRY_TYPES = frozenset({"momentum", "random"})
 """Entry controllers that do not use the predictor, so its encoder does not matter to them."""
 ENCODER_CANDIDATES: tuple[str, ...] = ("tcn", "lstm", "transformer", "mamba2")
 """Temporal encoders worth exploring, in order."""
+FAMILY_CANDIDATES: tuple[str, ...] = ("macro", "breadth", "surface", "crypto")
+"""Context feature families worth switching on, in order (each alone on top of the base's families)."""
 NOT_TRIED_STATUSES = frozenset({"invalid"})
 """Tried-list statuses that do not count as tried (an invalid idea never ran and never will)."""
 PRIORITY_RECOMMENDATION, PRIORITY_ENTRY, PRIORITY_ENCODER = 2, 1, 0
@@ -110,7 +114,34 @@ def _exploration_candidates(ctx: AgentContext, spec_model: type[BaseModel] | Non
                                  f"would show in the '{entry}' controller's validation result.",
                                  f"No tried idea or analysed run combined model.encoder '{enc}' with entry.type "
                                  f"'{entry}'.", {"entry.type": entry, "model.encoder": enc}, PRIORITY_ENCODER))
-    return out, notes
+    return out + _family_candidates(ctx, tried, spec_model), notes
+
+
+def _families_of(changes: dict[str, Any]) -> set[str]:
+    value = changes.get("features.families")
+    return {str(f) for f in value} if isinstance(value, list) else set()
+
+
+def _family_candidates(ctx: AgentContext, tried: Sequence[TriedItem],
+                       spec_model: type[BaseModel] | None) -> list[dict[str, Any]]:
+    """Switch on each context feature family never tried (on top of the default price and chain families)."""
+    if spec_model is not None and "features" not in spec_model.model_fields:
+        return []
+    used: set[str] = set()
+    for item in [*tried, *ctx.reports]:
+        used |= _families_of(item.changes)
+    out = []
+    for family in FAMILY_CANDIDATES:
+        if family in used:
+            continue
+        out.append(_proposal(f"Add the {family} feature family",
+                             f"The {family} context features may show the regime earlier than the underlying's "
+                             "own bars, which would show as better predictor quality and validation result.",
+                             f"No tried idea or analysed run switched on features.families '{family}'; its "
+                             "permutation importance in the run's analysis will say whether it helped.",
+                             {"features.families": ["price", "chain", family], f"features.required.{family}": False},
+                             PRIORITY_ENCODER))
+    return out
 
 
 def _interleave(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[dict[str, Any]]:

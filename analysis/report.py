@@ -16,6 +16,7 @@ import numpy as np
 from analysis.compare import categorical_comparison, numeric_comparison
 from analysis.confidence import confidence_analysis
 from analysis.drawdowns import drawdown_periods
+from analysis.families import family_findings, family_summary
 from analysis.findings import (
     breakdown_findings,
     comparison_findings,
@@ -111,11 +112,15 @@ def build_analysis(run: RunInputs, min_trades: int = DEFAULT_MIN_TRADES) -> dict
         findings += exit_reason_finding(breakdowns)
         findings += breakdown_findings(breakdowns, min_trades)
     findings += drawdown_finding(dd, metrics)
+    families = family_summary(run.doc)
+    findings += family_findings(families)
     models: dict[str, Any] = {}
     for section in MODEL_SECTIONS:
         _flat_scalars(run.doc.get(section), section, models)
     wins = int((trades["pnl"] > 0).sum()) if has_trades else 0
+    extra = {"feature_families": families} if families is not None else {}
     return jsonable({
+        **extra,
         "analysis_version": ANALYSIS_VERSION, "run_id": run.run_id, "spec_hash": run.spec_hash,
         "split": run.doc.get("split", "validation"), "window": window, "min_trades": min_trades,
         "spec_summary": _spec_summary(run.spec),

@@ -109,3 +109,17 @@ def test_protected_and_invalid_recommendations_go_through_the_same_checks(tmp_pa
 def test_dry_run_submits_nothing(tmp_path: Path) -> None:
     out, queue = run_offline(tmp_path, sample_context(), limit=3, dry_run=True)
     assert out.proposals and all(p.decision == "valid" for p in out.proposals) and queue.list() == []
+
+
+def test_explores_each_context_family_once_and_the_proposal_validates(tmp_path: Path) -> None:
+    from agents.offline import FAMILY_CANDIDATES
+
+    tried = [TriedItem(idea_id="i1", status="done", entry_type="consensus", encoder="tcn",
+                       changes={"features.families": ["price", "chain", "macro"]})]
+    ctx = sample_context(reports=[], tried=tried)
+    cands, _ = offline_candidates(ctx, ExperimentSpec, spec_tools().spec_hash_of)
+    families = [c["changes"]["features.families"][-1] for c in cands if "features.families" in c["changes"]]
+    assert families == [f for f in FAMILY_CANDIDATES if f != "macro"]
+    crypto = next(c for c in cands if c["changes"].get("features.families", [""])[-1] == "crypto")
+    assert crypto["changes"]["features.required.crypto"] is False
+    assert spec_tools().validate_changes(crypto["changes"]) == []

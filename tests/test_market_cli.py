@@ -57,3 +57,17 @@ def test_user_errors_are_gaussian_errors(home, tmp_path):
     assert isinstance(res.exception, DataError) and "No market named 'nope'" in str(res.exception)
     with pytest.raises(DataError, match="not allowed"):
         market_dir("../escape")
+
+
+def test_datasets_keep_their_context_series(home, tmp_path):
+    res = runner.invoke(app, ["generate", "--name", "uni", "--sessions", "2", "--context", "--lead-lag", "0.2"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(runner.invoke(app, ["show", "uni", "--json"]).output)
+    assert "BTC-USD" in info["context_symbols"] and len(info["context_symbols"]) == 55
+    ctx = tmp_path / "ctx.csv"
+    ctx.write_text("symbol,timestamp,open,high,low,close,volume\n"
+                   "TLT,2024-01-02T09:30:00-05:00,95,95.5,94.8,95.1,50\n"
+                   "TLT,2024-01-02T09:30:00-05:00,95,95.5,94.8,95.1,50\n")
+    res = runner.invoke(app, ["import", str(EXAMPLES_DIR / "spy_bars_1min.csv"), "--context", str(ctx)])
+    assert isinstance(res.exception, DataError)
+    assert "ctx.csv: line 3" in str(res.exception) and "TLT: duplicate timestamp" in str(res.exception)

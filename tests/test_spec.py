@@ -110,3 +110,53 @@ def test_schema_has_bounds() -> None:
     assert "properties" in schema and "$defs" in schema
     exits = schema["$defs"]["ExitSpec"]["properties"]
     assert exits["eod_minutes_before_close"]["maximum"] == 120
+
+
+# Hashes of specs written before the features section existed (computed on the code before it was added):
+# adding fields must not move them, or every stored run and idea would stop matching its spec.
+OLD_HASHES = {
+    (): "4abd505c34fb8d32",
+    ("model.encoder=mamba2", "exits.stop_loss_pct=6"): "5c3db162080c6ef1",
+    ("entry.type=momentum", "data.source=real_daily", "data.interval=1day", "splits.embargo_bars=5"):
+        "8754bed647444947",
+}
+
+
+@pytest.mark.parametrize("overrides", list(OLD_HASHES))
+def test_old_specs_keep_their_hash(overrides: tuple[str, ...]) -> None:
+    from experiments.spec.io import spec_hash
+
+    spec = load_spec(None, list(overrides))
+    assert spec_hash(spec) == OLD_HASHES[overrides]
+    explicit = load_spec(None, [*overrides, "features.families=[price,chain]", "features.regime=false",
+                                "data.lead_lag=0"])
+    assert spec_hash(explicit) == OLD_HASHES[overrides]
+
+
+def test_feature_families_change_the_hash_and_are_validated() -> None:
+    from experiments.spec.io import spec_diff, spec_hash
+
+    base = load_spec(None)
+    macro = load_spec(None, ["features.families=[price,chain,macro]", "features.required.macro=false"])
+    assert spec_hash(macro) != spec_hash(base)
+    assert spec_diff(base, macro)["features.families"] == (["price", "chain"], ["price", "chain", "macro"])
+    with pytest.raises(SpecError, match="must include 'price'"):
+        load_spec(None, ["features.families=[chain,macro]"])
+    with pytest.raises(SpecError, match="twice"):
+        load_spec(None, ["features.families=[price,macro,macro]"])
+    with pytest.raises(SpecError, match="features.families.1"):
+        load_spec(None, ["features.families=[price,astrology]"])
+    with pytest.raises(SpecError, match="context_path applies to data.source 'file'"):
+        load_spec(None, ["data.context_path=ctx.csv"])
+
+
+def test_the_agent_search_space_lists_the_families() -> None:
+    from agents.search_space import search_space
+    from experiments.spec.io import effective_dict, flatten
+    from experiments.spec.model import ExperimentSpec
+
+    rows = {r["path"]: r for r in search_space(ExperimentSpec, flatten(effective_dict(ExperimentSpec())))}
+    fam = rows["features.families"]
+    assert "breadth" in fam["type"] and "surface" in fam["type"] and fam["base"] == ["price", "chain"]
+    assert "features.regime" in rows and "features.required" in rows
+    assert "data.lead_lag" not in rows  # data is protected: the agent cannot plant a lead in its own market

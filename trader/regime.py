@@ -5,6 +5,10 @@ State codes (the same as the synthetic market's truth): trend 0 bear 1 neutral 2
 the longest-window return feature), volatility 0 low 1 normal 2 high (by the short realized-vol feature),
 liquidity 0 high 1 normal 2 low (by an illiquidity score: spread up, quote size and volume down).
 Combined label = trend*9 + volatility*3 + liquidity.
+
+Context features (optional): columns of the context feature families handed to `fit` join an axis as extra
+emission features, `vol_ctx_<column>` for volatility-like ones (realised or implied vol, VIX ratios, dispersion,
+wings), `trend_ctx_<column>` for the rest; `filter` must then get the same columns.
 """
 from __future__ import annotations
 
@@ -47,6 +51,15 @@ STATE_NAMES: dict[str, tuple[str, str, str]] = {
     "volatility": ("low", "normal", "high"),
     "liquidity": ("high", "normal", "low"),
 }
+_VOL_WORDS = ("rv", "iv", "vix", "dispersion", "rr25", "bf25", "term")
+
+
+def context_feature_name(column: str) -> str:
+    """The regime feature name of a context column: on the volatility axis when vol-like, else on trend."""
+    vol_like = any(word in column.split("_") or word in column for word in _VOL_WORDS)
+    return f"{'vol' if vol_like else 'trend'}_ctx_{column}"
+
+
 _MISSING_NOTE = {
     "vix": "no vix column: the volatility axis uses realized volatility and range only",
     "spread": "no spread column: the liquidity axis uses volume and quote size only",
@@ -98,6 +111,7 @@ class _RegimeFile(BaseModel):
     axes: dict[str, dict[str, Any]]
     notes: list[str]
     fit: dict[str, Any]
+    context_columns: list[str] = []
 
 
 class RegimeModel:
@@ -105,7 +119,8 @@ class RegimeModel:
 
     def __init__(self, config: FeatureConfig, columns: list[str], fill: dict[str, float], profile: Profile,
                  scaler_names: list[str], scaler_mean: np.ndarray, scaler_std: np.ndarray,
-                 axes: dict[str, AxisHMM], notes: list[str], fit_info: dict[str, Any]) -> None:
+                 axes: dict[str, AxisHMM], notes: list[str], fit_info: dict[str, Any],
+                 context_columns: list[str] | None = None) -> None:
         self.config = config
         self.columns = list(columns)
         self.fill = dict(fill)
@@ -117,13 +132,16 @@ class RegimeModel:
         self.notes = list(notes)
         self.fit_info = dict(fit_info)
         self._col = {name: k for k, name in enumerate(self.scaler_names)}
+        self.context_columns = list(context_columns or [])
 
     # --------------------------------------------------------------------------------------------- fit
     @classmethod
     def fit(cls, bars: pd.DataFrame, *, seed: int = 0, n_iter: int = 50, covariance_type: str = "diag",
             fit_max_bars: int = 20_000, config: FeatureConfig | None = None,
-            restarts: int = EM_STARTS) -> RegimeModel:
-        """Fit the three axes on these (training) bars: features causal, the most recent `fit_max_bars` rows."""
+            context: pd.DataFrame | None = None, restarts: int = EM_STARTS) -> RegimeModel:
+        """Fit the three axes on these (training) bars: features causal, the most recent `fit_max_bars` rows.
+
+        `context`: optional causal context feature columns, one row per bar (see the module notes)."""
         check_bars(bars)
         if covariance_type not in ("diag", "full"):
             raise DataError(f"covariance_type must be 'diag' or 'full', got '{covariance_type}'")
@@ -138,6 +156,7 @@ class RegimeModel:
         first = max(0, n - int(fit_max_bars))
         profile = fit_profile(raw, slice(first, n), cfg.intraday)
         feats = compute_features(raw, cfg, profile)
+        context_columns = _add_context(feats, context, n)
         warm = cfg.lookback()
         start = first if n - max(first, warm) < 500 else max(first, warm)
         if start < warm:
@@ -163,16 +182,22 @@ class RegimeModel:
         info = {"seed": int(seed), "n_iter": int(n_iter), "covariance_type": covariance_type,
                 "fit_max_bars": int(fit_max_bars), "train_bars": n, "fit_bars": n - start,
                 "fit_start": str(stamps[start]) if n else None, "fit_end": str(stamps[-1]) if n else None}
-        return cls(cfg, columns, fill, profile, names, mean, std, axes, notes, info)
+        return cls(cfg, columns, fill, profile, names, mean, std, axes, notes, info, context_columns)
 
     # ------------------------------------------------------------------------------------------ filter
-    def features(self, bars: pd.DataFrame) -> pd.DataFrame:
-        """The unscaled regime features of these bars (row t from bars up to t)."""
-        return pd.DataFrame(self._feature_matrix(bar_inputs(bars, self.columns, self.fill)),
+    def features(self, bars: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The unscaled regime features of these bars (row t from bars up to t) and context columns."""
+        if self.context_columns and context is None:
+            raise DataError("this regime model reads the context features "
+                            f"{', '.join(self.context_columns)}; pass them to filter")
+        ctx = context[self.context_columns] if self.context_columns and context is not None else None
+        return pd.DataFrame(self._feature_matrix(bar_inputs(bars, self.columns, self.fill), ctx),
                             columns=self.scaler_names, index=bars.index)
 
-    def _feature_matrix(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    def _feature_matrix(self, inputs: dict[str, np.ndarray], context: pd.DataFrame | None = None) -> np.ndarray:
         feats = compute_features(per_bar(inputs, self.config), self.config, self.profile)
+        if context is not None:
+            _add_context(feats, context, len(next(iter(inputs.values()))))
         return np.column_stack([feats[k] for k in self.scaler_names])
 
     def _scaled(self, frame: np.ndarray) -> np.ndarray:
@@ -181,9 +206,9 @@ class RegimeModel:
     def _axis_x(self, x: np.ndarray, axis: str) -> np.ndarray:
         return x[:, [self._col[f] for f in self.axes[axis].features]]
 
-    def filter(self, bars: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Forward-filtered state probabilities per axis, each (n, 3): row t uses bars up to t only."""
-        x = self._scaled(self.features(bars).to_numpy(dtype=float))
+    def filter(self, bars: pd.DataFrame, context: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+        """Forward-filtered state probabilities per axis, each (n, 3): row t uses bars (and context) up to t."""
+        x = self._scaled(self.features(bars, context).to_numpy(dtype=float))
         return {axis: self.axes[axis].forward(self._axis_x(x, axis)) for axis in AXES}
 
     def streaming(self) -> RegimeFilter:
@@ -200,6 +225,7 @@ class RegimeModel:
             "scaler": {"names": self.scaler_names, "mean": self.scaler_mean.tolist(),
                        "std": self.scaler_std.tolist()},
             "axes": {a: m.to_dict() for a, m in self.axes.items()}, "notes": self.notes, "fit": self.fit_info,
+            "context_columns": self.context_columns,
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -230,12 +256,15 @@ class RegimeModel:
         axes = {a: AxisHMM.from_dict(doc.axes[a]) for a in AXES}
         prof = Profile(r2=doc.profile["r2"], range=doc.profile["range"], log_volume=doc.profile["log_volume"])
         return cls(FeatureConfig.from_dict(doc.config), doc.columns, doc.fill, prof, doc.scaler["names"],
-                   np.asarray(doc.scaler["mean"]), np.asarray(doc.scaler["std"]), axes, doc.notes, doc.fit)
+                   np.asarray(doc.scaler["mean"]), np.asarray(doc.scaler["std"]), axes, doc.notes, doc.fit,
+                   doc.context_columns)
 
     # --------------------------------------------------------------------------------------- reporting
     def summary(self) -> dict[str, Any]:
         """Figures for metrics.json: per axis the state names, ordering feature means (unscaled) and durations."""
         out: dict[str, Any] = {"columns": self.columns, "notes": self.notes, "fit": self.fit_info, "axes": {}}
+        if self.context_columns:
+            out["context_columns"] = self.context_columns
         for axis, m in self.axes.items():
             means = m.means * self.scaler_std[[self._col[f] for f in m.features]] + \
                 self.scaler_mean[[self._col[f] for f in m.features]]
@@ -253,6 +282,9 @@ class RegimeFilter:
     """Streaming forward filter: `update` one bar at a time; the result equals `RegimeModel.filter` at that bar."""
 
     def __init__(self, model: RegimeModel) -> None:
+        if model.context_columns:
+            raise DataError("the streaming regime filter does not take context features; this model reads "
+                            f"{', '.join(model.context_columns)} (fit it without features.regime for paper trading)")
         self.model = model
         size = model.config.lookback()
         self._cols = ["open", "high", "low", "close", "volume", *model.columns]
@@ -289,6 +321,20 @@ class RegimeFilter:
             out[axis] = self._alpha[axis].copy()
         self.bars_seen += 1
         return out
+
+
+def _add_context(feats: dict[str, np.ndarray], context: pd.DataFrame | None, n: int) -> list[str]:
+    """Add context columns to a regime feature dict under their axis names; returns the context column names."""
+    if context is None or not len(context.columns):
+        return []
+    if len(context) != n:
+        raise DataError(f"regime context features have {len(context)} rows for {n} bars")
+    values = context.to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        raise DataError("regime context features contain missing or infinite values")
+    for k, col in enumerate(context.columns):
+        feats[context_feature_name(str(col))] = values[:, k]
+    return [str(c) for c in context.columns]
 
 
 def states(probs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

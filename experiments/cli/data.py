@@ -57,7 +57,8 @@ def _summary_table(name: str, info: dict[str, Any]) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value")
     for key in ("source", "symbol", "interval", "sessions", "bars", "start", "end", "first_close", "last_close",
-                "seed", "edge", "vix_min", "vix_mean", "vix_max", "options_modeled", "chain_rows", "gaps"):
+                "seed", "edge", "vix_min", "vix_mean", "vix_max", "options_modeled", "chain_rows", "gaps",
+                "context_series"):
         if key in info:
             table.add_row(key, _fmt(info[key]))
     for axis, occ in (info.get("regime_occupancy") or {}).items():
@@ -81,12 +82,20 @@ def generate(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     edge: Annotated[float, typer.Option("--edge", min=0.0, help="Planted momentum strength (0 = null market).")] = 0.3,
     start: Annotated[str, typer.Option("--start", help="First session on or after this date.")] = "2024-01-02",
+    context: Annotated[bool, typer.Option("--context", help="Also generate the 15 context series and the "
+                                                              "constituent panel.")] = False,
+    lead_lag: Annotated[float, typer.Option("--lead-lag", min=0.0, max=0.9,
+                                            help="Planted lead of the context series (with --context).")] = 0.0,
 ) -> None:
     """Generate a synthetic market (1-minute bars, daily option chains, hidden regimes) and cache it."""
     from trader.market.synthetic import generate_synthetic
 
     with console.status(f"generating {sessions} sessions"):
         market = generate_synthetic(sessions=sessions, start=start, seed=seed, edge=edge)
+    if context:
+        from trader.market.synthetic_context import generate_context
+
+        market.context = generate_context(market, seed=seed, lead_lag=lead_lag)
     _saved(name, market)
 
 
@@ -97,11 +106,17 @@ def import_(
     tz: Annotated[str | None, typer.Option("--tz", help="Zone of naive timestamps, e.g. America/New_York.")] = None,
     options: Annotated[Path | None, typer.Option("--options", help="Option snapshot file (CSV or Parquet).")] = None,
     symbol: Annotated[str, typer.Option("--symbol", help="Underlying symbol.")] = "SPY",
+    context: Annotated[Path | None, typer.Option("--context", help="Context series: a long file "
+                                                 "(symbol,timestamp,...) or a folder of per-symbol files.")] = None,
 ) -> None:
-    """Validate and cache user bars (and option snapshots); naive timestamps need --tz."""
+    """Validate and cache user bars (and option snapshots, context series); naive timestamps need --tz."""
     from trader.market.files import load_market_files
 
     market = load_market_files(path, options_path=options, tz=tz, symbol=symbol.upper())
+    if context is not None:
+        from trader.market.context_files import load_context
+
+        market.context = load_context(context, tz=tz)
     _saved(name or path.stem, market)
     gaps = market.meta.get("gaps") or []
     if gaps:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from agents.sink import SourceKind
 from experiments.home import home_dir
 from experiments.ideas.errors import PolicyError
-from experiments.spec.io import canonical_dict, describe_validation_error, flatten
+from experiments.spec.io import describe_validation_error, effective_dict, flatten
 from experiments.spec.model import ExperimentSpec
 
 AUTO_APPROVE_ACTOR = "auto-approve"
@@ -33,7 +33,7 @@ DAY_ZONE = ZoneInfo("America/New_York")
 
 
 def _spec_fields() -> set[str]:
-    return set(flatten(canonical_dict(ExperimentSpec())))
+    return set(flatten(effective_dict(ExperimentSpec())))
 
 
 def _matches(path: str, prefix: str) -> bool:

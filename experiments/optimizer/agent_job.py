@@ -36,7 +36,7 @@ from experiments.ideas.errors import ProposalError
 from experiments.ideas.queue import IdeaQueue, normalise_changes
 from experiments.runs import ledger as run_ledger
 from experiments.runs.attempts import is_abandoned
-from experiments.spec.io import apply_overrides, canonical_dict, flatten, spec_diff, spec_hash, validate_spec
+from experiments.spec.io import apply_overrides, effective_dict, flatten, spec_diff, spec_hash, validate_spec
 from experiments.spec.model import EntryType, ExperimentSpec
 from trader.errors import GaussianError, SpecError
 from trader.signal_names import SIGNAL_NAMES
@@ -123,7 +123,7 @@ class SpecTools:
 
     def base_flat(self) -> dict[str, Any]:
         """The base spec flattened to dotted paths (cosmetic fields left out)."""
-        return flatten(canonical_dict(self.base))
+        return flatten(effective_dict(self.base))
 
 
 def _run_spec(run_id: str | None) -> dict[str, Any] | None:

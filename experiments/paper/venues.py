@@ -77,6 +77,10 @@ def load_pipeline(run: str | None = None) -> PaperPipeline:
     spec = validate_spec(stored["spec"], str(run_dir / "spec.json"))
     if spec.data.interval == "1day":
         raise StateError(f"run {run_dir.name} trades daily bars; the paper loop trades intraday bars only")
+    context = [f for f in spec.features.families if f not in ("price", "chain")]
+    if context:
+        raise StateError(f"run {run_dir.name} reads the feature families {', '.join(context)}; the paper loop "
+                         "streams the underlying's bars and quotes only, not context series")
     market = load_market_for(spec)
     splits = split_bars(market.bars.index, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
     models = run_dir / "models"

@@ -41,7 +41,36 @@ def load_market_for(spec: ExperimentSpec) -> Market:
         else:
             market = _build(spec)
             save_market(market, path)
+    if needs_context(spec) and not market.context:
+        market.context = _context(spec, market)
     return _window_and_interval(market, spec)
+
+
+def needs_context(spec: ExperimentSpec) -> bool:
+    """True when a chosen feature family reads context series (breadth, macro, crypto)."""
+    from trader.families.registry import NEEDS_CONTEXT
+
+    return any(f in NEEDS_CONTEXT for f in spec.features.families)
+
+
+def _context(spec: ExperimentSpec, market: Market) -> dict:
+    """The context series for the spec's market: generated (synthetic), from files, or the shipped history."""
+    d = spec.data
+    if d.source == "synthetic":
+        from trader.market.synthetic_context import generate_context
+
+        seed = d.seed if d.seed is not None else spec.seed
+        log.info("generating synthetic context series (lead_lag %.2f over %d bars)", d.lead_lag, d.lead_bars)
+        return generate_context(market, seed=seed, lead_lag=d.lead_lag, lead_bars=d.lead_bars)
+    if d.source == "file" and d.context_path:
+        from trader.market.context_files import load_context
+
+        return load_context(d.context_path, tz=d.timezone)
+    if d.source == "real_daily":
+        from trader.market.real_daily import load_real_context
+
+        return load_real_context(start=str(d.start), end=str(d.end) if d.end else None)
+    return {}
 
 
 def _build(spec: ExperimentSpec) -> Market:

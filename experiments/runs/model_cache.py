@@ -73,6 +73,9 @@ def data_identity(spec: ExperimentSpec, market: Market, end: int) -> str:
     if market.chains is not None and len(bars):
         seen = market.chains[market.chains["timestamp"] <= bars.index[-1]]
         h.update(pd.util.hash_pandas_object(seen, index=False).to_numpy().tobytes())
+    for symbol in sorted(getattr(market, "context", {}) or {}):  # the universe's context series, all of them
+        h.update(symbol.encode())
+        h.update(pd.util.hash_pandas_object(market.context[symbol], index=True).to_numpy().tobytes())
     return h.hexdigest()
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from experiments.runs.model_cache import ModelCache, data_identity, model_key
+from experiments.runs.importance import features_report
 from experiments.spec.model import INTERVAL_MINUTES, ExperimentSpec
 from trader.broker.base import CostModel
 from trader.chain_features import chain_arrays
@@ -24,8 +26,16 @@ from trader.engine import EngineConfig, ExitModel
 from trader.entry.consensus import ConsensusConfig, ConsensusController
 from trader.errors import SpecError, StateError
 from trader.exit_rules import HardExitRules
+from trader.families.registry import (
+    DEFAULT_FAMILIES,
+    context_arrays,
+    context_frame,
+    feature_frame,
+    resolve_families,
+)
 from trader.features import build_features
 from trader.market.base import Market
+from trader.market.universe import close_times, truncate_context
 from trader.signals import compute_signals
 from trader.strategies.base import BarSeries, Strategy
 from trader.strategies.baselines import MomentumStrategy, RandomStrategy
@@ -68,12 +78,19 @@ class FittedModels:
     exit_model: Any = None
     cost_per_share: float = 0.0
     report: dict[str, Any] = field(default_factory=dict)
+    families: list[str] = field(default_factory=lambda: list(DEFAULT_FAMILIES))
+
+    def features(self, market: Market) -> pd.DataFrame:
+        """The predictor's input frame: price features plus the context families in use (row t known at t)."""
+        if self.predictor is None:
+            return build_features(market.bars)
+        return feature_frame(market, self.families, intraday=self.predictor.config.intraday)
 
     def arrays(self, market: Market, start: int = 0) -> dict[str, np.ndarray]:
         """Causal per-bar arrays over the market's bars; predictions are computed from bar `start` on."""
         bars = market.bars
         n = len(bars)
-        features = build_features(bars) if self.predictor is None else self.predictor.features(bars)
+        features = self.features(market)
         out: dict[str, np.ndarray] = {}
         pred_arrays: dict[str, np.ndarray] | None = None
         horizons: tuple[int, ...] = ()
@@ -88,9 +105,9 @@ class FittedModels:
         if self.regime is not None:
             from trader.regime import regime_arrays
 
-            probs = self.regime.filter(bars)
+            probs = self.regime.filter(bars, regime_context(market, self.regime))
             out.update(regime_arrays(probs))
-        chain = chain_arrays(market.chains, bars.index)
+        chain = chain_arrays(market.chains if "chain" in self.families else None, bars.index)
         out.update(compute_signals(bars["close"].to_numpy(dtype=float), features, pred_arrays, horizons,
                                    probs, chain))
         return out
@@ -103,7 +120,11 @@ def truncated(market: Market, end: int) -> Market:
     if market.chains is not None and len(bars):
         chains = market.chains[market.chains["timestamp"] <= bars.index[-1]]
     truth = market.truth.iloc[:end] if market.truth is not None else None  # for reports only, never strategies
-    return Market(bars=bars, chains=chains, truth=truth, meta=dict(market.meta), quoter=market.quoter)
+    context = market.context
+    if context and len(bars):
+        context = truncate_context(context, close_times(pd.DatetimeIndex(bars.index))[-1])
+    return Market(bars=bars, chains=chains, truth=truth, meta=dict(market.meta), quoter=market.quoter,
+                  context=context)
 
 
 def engine_config(spec: ExperimentSpec) -> EngineConfig:
@@ -181,19 +202,25 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
     report = progress or _quiet
     models_dir.mkdir(parents=True, exist_ok=True)
     fitted = FittedModels(spec=spec, cost_per_share=round_trip_cost(spec, market, train))
+    fitted.families, warnings = resolve_families(market, spec.features.families, dict(spec.features.required))
+    for text in warnings:
+        log.warning(text)
+    fitted.report["features"] = {"requested": list(spec.features.families), "used": fitted.families,
+                                 "warnings": warnings}
     through = _CacheUse(cache, spec, market, train, models_dir)
     if _needs_predictor(spec):
         from trader.models.predictor import CONFIG_FILE, WEIGHTS_FILE, Predictor
 
         fitted.predictor = through("predictor", (WEIGHTS_FILE, CONFIG_FILE),
-                                   lambda: _fit_predictor(spec, market, train, models_dir, report),
+                                   lambda: _fit_predictor(spec, market, train, models_dir, fitted.families, report),
                                    lambda: Predictor.load(models_dir))
         fitted.report["predictor_training"] = fitted.predictor.report
     if _needs_regime(spec):
         from trader.regime import MODEL_FILE, RegimeModel
 
         done = _step(report, "regime HMMs")
-        fitted.regime = through("regime", (MODEL_FILE,), lambda: _fit_regime(spec, market, train, models_dir),
+        fitted.regime = through("regime", (MODEL_FILE,),
+                                lambda: _fit_regime(spec, market, train, models_dir, fitted.families),
                                 lambda: RegimeModel.load(models_dir))
         fitted.report["regime_fit"] = fitted.regime.summary()
         done()
@@ -201,13 +228,23 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
         from trader.exit_model import META_FILE, XGBExitModel
         from trader.exit_model import MODEL_FILE as EXIT_FILE
 
+        extras = context_arrays(market, fitted.families)
         done = _step(report, "exit model")
         fitted.exit_model = through("exit_model", (EXIT_FILE, META_FILE),
-                                    lambda: _fit_exit_model(spec, market, train, models_dir),
-                                    lambda: XGBExitModel.load(models_dir).bind(market.bars))
+                                    lambda: _fit_exit_model(spec, market, train, models_dir, extras),
+                                    lambda: XGBExitModel.load(models_dir).bind(market.bars, extras))
         done()
     through.record()
     return fitted
+
+
+def regime_context(market: Market, regime: Any) -> pd.DataFrame | None:
+    """The context columns a fitted regime model reads (None when it reads none)."""
+    names = getattr(regime, "context_columns", [])
+    if not names:
+        return None
+    families = sorted({name.split("_", 1)[0] for name in names})
+    return context_frame(market, families)[names]
 
 
 class _CacheUse:
@@ -238,7 +275,7 @@ class _CacheUse:
 
 
 def _fit_predictor(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
-                   report: Report) -> Any:
+                   families: list[str], report: Report) -> Any:
     from trader.models.predictor import PredictorConfig
     from trader.models.training import TrainConfig, fit_predictor
 
@@ -255,9 +292,9 @@ def _fit_predictor(spec: ExperimentSpec, market: Market, train: tuple[int, int],
                        patience=tr.patience, early_stop_fraction=tr.early_stop_fraction,
                        max_samples=tr.max_samples, kl_weight=tr.kl_weight)
     log.info("training the %s predictor on %d train bars", m.encoder, b - a)
-    train_market_bars = market.bars.iloc[:b]
+    train_market = truncated(market, b)
     done = _step(report, "features")
-    features = build_features(train_market_bars, intraday=cfg.intraday)
+    features = feature_frame(train_market, families, intraday=cfg.intraday)
     done()
     phase = f"predictor training ({m.encoder})"
     report(phase, 0, tr.epochs, "")
@@ -265,30 +302,36 @@ def _fit_predictor(spec: ExperimentSpec, market: Market, train: tuple[int, int],
     def on_epoch(epoch: int, epochs: int, loss: float, es: float | None) -> None:
         report(phase, epoch, epochs, f"loss {loss:.4f}" + (f", early-stop {es:.4f}" if es is not None else ""))
 
-    predictor = fit_predictor(train_market_bars, features, b, cfg, tcfg, train_start=a, on_epoch=on_epoch)
+    predictor = fit_predictor(train_market.bars, features, b, cfg, tcfg, train_start=a, on_epoch=on_epoch)
     ran = predictor.report.get("epochs_run", tr.epochs)
     report(phase, ran, ran, f"best epoch {predictor.report.get('best_epoch')}")
     predictor.save(models_dir)
     return predictor
 
 
-def _fit_regime(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> Any:
+def _fit_regime(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
+                families: list[str]) -> Any:
     from trader.regime import RegimeModel
 
     a, b = train
     r = spec.regime
     log.info("fitting the regime HMMs on %d train bars", b - a)
+    context = None
+    if spec.features.regime:
+        context = context_frame(truncated(market, b), families).iloc[a:b]
     regime = RegimeModel.fit(market.bars.iloc[a:b], seed=spec.seed, n_iter=r.n_iter,
-                             covariance_type=r.covariance_type, fit_max_bars=r.fit_max_bars)
+                             covariance_type=r.covariance_type, fit_max_bars=r.fit_max_bars,
+                             context=context if context is not None and len(context.columns) else None)
     regime.save(models_dir)
     return regime
 
 
-def _fit_exit_model(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> Any:
+def _fit_exit_model(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
+                    extras: dict[str, np.ndarray] | None = None) -> Any:
     from trader.exit_model import train_exit_model
 
     model = train_exit_model(market, train, engine_config(spec), threshold=spec.exits.model.threshold,
-                             seed=spec.seed)
+                             seed=spec.seed, extras=extras)
     model.save(models_dir)
     return model
 
@@ -296,6 +339,7 @@ def _fit_exit_model(spec: ExperimentSpec, market: Market, train: tuple[int, int]
 def load_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> FittedModels:
     """Read a run's saved models back (nothing is refitted); a missing model is an error naming the file."""
     fitted = FittedModels(spec=spec, cost_per_share=round_trip_cost(spec, market, train))
+    fitted.families, _ = resolve_families(market, spec.features.families, dict(spec.features.required))
     if _needs_predictor(spec):
         from trader.models.predictor import Predictor
 
@@ -309,7 +353,7 @@ def load_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mo
     if spec.exits.model.enabled:
         from trader.exit_model import XGBoostExitModel
 
-        fitted.exit_model = XGBoostExitModel.load(models_dir).bind(market.bars)
+        fitted.exit_model = XGBoostExitModel.load(models_dir).bind(market.bars, context_arrays(market, fitted.families))
     return fitted
 
 
@@ -418,6 +462,9 @@ def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int],
     if k and needs_arrays and not reuse and spec.entry.type not in MODEL_FREE:
         _walk_forward(spec, market, train, models_dir, (start, end), k, arrays, tell, cache)
     report = window_report(fitted, arrays, market, start, end) if needs_arrays else {}
+    if not reuse:
+        report["features"] = features_report(fitted, market, start, end, predictor_horizon(spec),
+                                             engine_config(spec))
     if controller is not None and getattr(controller, "report", None):
         report[spec.entry.type] = controller.report
     return Pipeline(strategy=make_strategy(spec, fitted, controller), series=BarSeries(arrays),

@@ -19,6 +19,9 @@ from experiments.spec.model import ExperimentSpec
 from trader.errors import SpecError
 
 COSMETIC_FIELDS = ("name", "notes")
+ADDED_FIELDS = ("features", "data.context_path", "data.lead_lag", "data.lead_bars")
+"""Fields added after specs were first hashed: left out of the canonical form while at their defaults, so
+older specs keep their hash (and the runs keyed by it)."""
 
 
 def describe_validation_error(err: ValidationError, source: str) -> str:
@@ -124,12 +127,27 @@ def load_spec(path: str | Path | None = None, overrides: list[str] | None = None
     return validate_spec(data, source)
 
 
-def canonical_dict(spec: ExperimentSpec) -> dict[str, Any]:
-    """The spec as sorted, normalised JSON-able data without cosmetic fields."""
+def effective_dict(spec: ExperimentSpec) -> dict[str, Any]:
+    """Every field of the spec (defaults included) as sorted JSON-able data without cosmetic fields."""
     data = spec.model_dump(mode="json")
     for field in COSMETIC_FIELDS:
         data.pop(field, None)
     return json.loads(json.dumps(data, sort_keys=True))
+
+
+def canonical_dict(spec: ExperimentSpec) -> dict[str, Any]:
+    """The spec as sorted, normalised JSON-able data without cosmetic fields and without added fields at their
+    defaults (see ADDED_FIELDS)."""
+    data = effective_dict(spec)
+    defaults = effective_dict(ExperimentSpec())
+    for dotted in ADDED_FIELDS:
+        *parents, last = dotted.split(".")
+        node, base = data, defaults
+        for part in parents:
+            node, base = node[part], base[part]
+        if node.get(last) == base.get(last):
+            node.pop(last, None)
+    return data
 
 
 def spec_hash(spec: ExperimentSpec) -> str:
@@ -143,7 +161,7 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
-        if isinstance(value, dict) and value and not path.endswith("weights"):
+        if isinstance(value, dict) and value and not path.endswith(("weights", "required")):
             out.update(flatten(value, path + "."))
         else:
             out[path] = value
@@ -152,7 +170,7 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def spec_diff(base: ExperimentSpec, other: ExperimentSpec) -> dict[str, tuple[Any, Any]]:
     """Fields whose effective values differ: {'path': (base_value, other_value)}."""
-    a, b = flatten(canonical_dict(base)), flatten(canonical_dict(other))
+    a, b = flatten(effective_dict(base)), flatten(effective_dict(other))
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 

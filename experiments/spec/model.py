@@ -15,6 +15,8 @@ from trader.signal_names import SIGNAL_NAMES
 Encoder = Literal["tcn", "lstm", "transformer", "mamba2"]
 EntryType = Literal["consensus", "bandit", "rl", "q_scorer", "predictor", "momentum", "random"]
 Interval = Literal["1min", "5min", "15min", "30min", "1day"]
+Family = Literal["price", "chain", "breadth", "macro", "crypto", "surface"]
+DEFAULT_FAMILIES: tuple[str, ...] = ("price", "chain")
 INTERVAL_MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "1day": 390}
 
 
@@ -42,11 +44,22 @@ class DataSpec(_Section):
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="synthetic generator seed; None = the spec seed")
     max_dte: int = Field(5, ge=0, le=30, description="listed expiries 0..max_dte trading days (synthetic/modeled)")
     interval: Interval = Field("1min", description="bar interval the engine runs on (bars are aggregated)")
+    context_path: str | None = Field(
+        None, max_length=500, description="context series: one long file (symbol,timestamp,...) or a folder with one "
+        "file per symbol (source=file)",
+    )
+    lead_lag: float = Field(
+        0.0, ge=0.0, le=0.9, description="synthetic context: correlation of context shocks with the underlying's "
+        "move lead_bars later (0 = none planted)",
+    )
+    lead_bars: int = Field(5, ge=1, le=390, description="synthetic context: how many bars the planted lead is")
 
     @model_validator(mode="after")
     def _needs(self) -> DataSpec:
         if self.source == "file" and not self.path:
             raise ValueError("data.path is required when data.source is 'file'")
+        if self.context_path and self.source != "file":
+            raise ValueError("data.context_path applies to data.source 'file' only")
         if self.source == "cache" and not self.name:
             raise ValueError("data.name is required when data.source is 'cache'")
         if self.end is not None and self.end < self.start:
@@ -233,6 +246,27 @@ class TradingSpec(_Section):
         return self
 
 
+class FeaturesSpec(_Section):
+    """Which feature families the models read (price and chain are what runs used before families existed)."""
+
+    families: list[Family] = Field(
+        default_factory=lambda: list(DEFAULT_FAMILIES), min_length=1, max_length=6,
+        description="price (always), chain (signals), breadth, macro, crypto, surface (model inputs)",
+    )
+    required: dict[Family, bool] = Field(
+        default_factory=dict, description="family -> false: drop it with a warning when its series are missing",
+    )
+    regime: bool = Field(False, description="the regime model reads the context families too")
+
+    @model_validator(mode="after")
+    def _families(self) -> FeaturesSpec:
+        if "price" not in self.families:
+            raise ValueError("features.families must include 'price' (the underlying's own bars)")
+        if len(set(self.families)) != len(self.families):
+            raise ValueError("features.families lists a family twice")
+        return self
+
+
 class CostSpec(_Section):
     """What trading costs: commission, fees, spread and latency."""
 
@@ -259,6 +293,7 @@ class ExperimentSpec(_Section):
     exits: ExitSpec = Field(default_factory=ExitSpec)
     trading: TradingSpec = Field(default_factory=TradingSpec)
     costs: CostSpec = Field(default_factory=CostSpec)
+    features: FeaturesSpec = Field(default_factory=FeaturesSpec)
 
     @model_validator(mode="after")
     def _embargo(self) -> ExperimentSpec:

@@ -73,13 +73,18 @@ class HistorySource(Protocol):
 
 @dataclass
 class Market:
-    """A market: bars, optional daily option snapshots, optional hidden truth, metadata and an option quoter."""
+    """A market: bars, optional daily option snapshots, optional hidden truth, metadata and an option quoter.
+
+    `context` holds the universe around the underlying: other symbols' bars by symbol (see
+    `trader.market.universe`); empty unless a feature family asked for them.
+    """
 
     bars: pd.DataFrame
     chains: pd.DataFrame | None
     truth: pd.DataFrame | None
     meta: dict[str, Any] = field(default_factory=dict)
     quoter: OptionQuoter | None = None
+    context: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def interval(self) -> str:
@@ -92,4 +97,5 @@ class Market:
 
     def public_view(self) -> Market:
         """The same market without its hidden truth (what a strategy may be handed)."""
-        return Market(bars=self.bars, chains=self.chains, truth=None, meta=dict(self.meta), quoter=self.quoter)
+        return Market(bars=self.bars, chains=self.chains, truth=None, meta=dict(self.meta), quoter=self.quoter,
+                      context=self.context)

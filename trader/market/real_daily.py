@@ -8,6 +8,8 @@ earlier dates it falls back to ``1.15 x`` the trailing 20-session realized volat
 ``trader.market.model.trailing_vol_index``), and ``meta["vix_source"]`` says which dates got which.
 Options are modeled, not recorded: the ModelQuoter prices them from the ``vix`` column as ATM volatility
 (weekly expiries up to 45 days, $1 strikes +-20 around the session's open). There is no hidden truth.
+Context series (`load_real_context`): of the universe's symbols only ``VIX`` exists in this history (the CBOE
+close as a daily level, from 2014-01-03); the other families' symbols are missing from it.
 """
 from __future__ import annotations
 
@@ -87,3 +89,20 @@ def load_real_daily(start: str | None = None, end: str | None = None, *, scale: 
         "gaps": [g.to_dict() for g in gaps],
     }
     return Market(bars=bars, chains=None, truth=None, meta=meta, quoter=quoter)
+
+
+def load_real_context(start: str | None = None, end: str | None = None) -> dict[str, pd.DataFrame]:
+    """The context series the shipped history has: VIX as daily level bars (09:30 stamps), windowed."""
+    _, vix = _arch_frames()
+    level = vix["vix"].dropna()
+    days = pd.DatetimeIndex(level.index).as_unit("ns").normalize()
+    lo = pd.Timestamp(start) if start else days[0]
+    hi = pd.Timestamp(end) if end else days[-1]
+    keep = (days >= lo) & (days <= hi) & (level.to_numpy(dtype=float) > 0)
+    if not keep.any():
+        return {}
+    values = level.to_numpy(dtype=float)[keep]
+    stamps = (days[keep] + pd.Timedelta(hours=9, minutes=30)).tz_localize(TZ)
+    frame = pd.DataFrame({"open": values, "high": values, "low": values, "close": values,
+                          "volume": np.zeros(len(values))}, index=pd.DatetimeIndex(stamps, name="timestamp"))
+    return {"VIX": frame}

@@ -40,4 +40,4 @@ def aggregate_market(market: Market, interval: str) -> Market:
         truth = market.truth.iloc[src].set_axis(coarse.index)
     quoter = ReindexedQuoter(market.quoter, src) if market.quoter is not None else None
     return Market(bars=coarse, chains=market.chains, truth=truth, meta={**market.meta, "interval": interval},
-                  quoter=quoter)
+                  quoter=quoter, context=market.context)

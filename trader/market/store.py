@@ -1,4 +1,5 @@
-"""The market cache: one folder per market (bars.parquet, chains.parquet, truth.parquet, meta.json), written atomically.
+"""The market cache: one folder per market (bars.parquet, chains.parquet, truth.parquet, context.parquet, meta.json),
+written atomically.
 
 A market is written into a temporary sibling folder and renamed into place, so a crash leaves either the old
 dataset or the new one, never half of one. Loading validates the bars and snapshots again and rebuilds the
@@ -23,6 +24,7 @@ META_FILE = "meta.json"
 BARS_FILE = "bars.parquet"
 CHAINS_FILE = "chains.parquet"
 TRUTH_FILE = "truth.parquet"
+CONTEXT_FILE = "context.parquet"
 
 
 def quoter_from_meta(bars: pd.DataFrame, chains: pd.DataFrame | None, meta: dict[str, Any]) -> OptionQuoter | None:
@@ -56,6 +58,10 @@ def save_market(market: Market, directory: str | Path) -> Path:
             market.chains.to_parquet(tmp / CHAINS_FILE, index=False)
         if market.truth is not None:
             market.truth.to_parquet(tmp / TRUTH_FILE)
+        if market.context:
+            from trader.market.context_files import context_to_long
+
+            context_to_long(market.context).to_parquet(tmp / CONTEXT_FILE, index=False)
         meta = dict(market.meta)
         meta["bars"] = len(market.bars)
         meta["sessions"] = len(set(market.bars.index.date))
@@ -121,7 +127,13 @@ def load_market(directory: str | Path) -> Market:
         if missing or not truth.index.equals(bars.index):
             raise DataError(f"{folder / TRUTH_FILE}: truth must have columns {', '.join(TRUTH_COLUMNS)} "
                             "and the same timestamps as the bars.")
-    return Market(bars=bars, chains=chains, truth=truth, meta=meta, quoter=quoter_from_meta(bars, chains, meta))
+    context: dict[str, pd.DataFrame] = {}
+    if (folder / CONTEXT_FILE).is_file():
+        from trader.market.context_files import validate_context
+
+        context = validate_context(_read_parquet(folder / CONTEXT_FILE), source=str(folder / CONTEXT_FILE))
+    return Market(bars=bars, chains=chains, truth=truth, meta=meta, quoter=quoter_from_meta(bars, chains, meta),
+                  context=context)
 
 
 def list_markets(data_dir: str | Path) -> list[dict[str, Any]]:

@@ -32,6 +32,9 @@ def summarize(market: Market) -> dict[str, Any]:
         "chain_rows": 0 if market.chains is None else len(market.chains),
         "gaps": len(market.meta.get("gaps") or []),
     }
+    if market.context:
+        out["context_series"] = len(market.context)
+        out["context_symbols"] = sorted(market.context)
     for key in ("seed", "edge"):
         if key in market.meta:
             out[key] = market.meta[key]
