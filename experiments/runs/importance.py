@@ -20,7 +20,7 @@ from trader.engine import EngineConfig
 from trader.families.registry import CONTEXT_FAMILIES, column_groups, context_arrays, family_of
 from trader.market.base import Market
 
-SAMPLE_POSITIONS = 400
+SAMPLE_POSITIONS = 256
 REPEATS = 3
 
 
