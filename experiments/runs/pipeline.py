@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.runs.model_cache import ModelCache, data_identity, model_key
 from experiments.runs.importance import features_report
+from experiments.runs.model_cache import ModelCache, data_identity, model_key
 from experiments.spec.model import INTERVAL_MINUTES, ExperimentSpec
 from trader.broker.base import CostModel
 from trader.chain_features import chain_arrays
