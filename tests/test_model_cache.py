@@ -11,7 +11,7 @@ import pytest
 
 from experiments.home import set_home
 from experiments.runs.market_loader import load_market_for
-from experiments.runs.model_cache import ModelCache, model_key
+from experiments.runs.model_cache import ModelCache, data_identity, model_key
 from experiments.runs.runner import run_experiment
 from experiments.spec.io import load_spec
 from trader.errors import SpecError
@@ -201,3 +201,25 @@ def test_cache_list_and_clear_commands(home: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("GAUSSIAN_MODEL_CACHE_MB", "0")
     out = runner.invoke(cli, ["--home", str(home), "cache", "list"])
     assert out.exit_code == 0 and "off" in out.output
+
+
+def test_the_data_identity_covers_bars_and_context_series() -> None:
+    from trader.market.synthetic import generate_synthetic
+
+    spec = load_spec(None, SMALL)
+    market = generate_synthetic(sessions=3, seed=0)
+    base = data_identity(spec, market, 500)
+    assert data_identity(spec, market, 500) == base
+    assert data_identity(spec, market, 501) != base
+    moved = market.bars.copy()
+    moved.iloc[10, moved.columns.get_loc("close")] += 0.01
+    assert data_identity(spec, type(market)(bars=moved, chains=market.chains, truth=market.truth,
+                                            meta=dict(market.meta), quoter=market.quoter), 500) != base
+    ctx = {"XLK": market.bars.iloc[:200].copy()}
+    with_ctx = type(market)(bars=market.bars, chains=market.chains, truth=market.truth, meta=dict(market.meta),
+                            quoter=market.quoter, context=ctx)
+    assert data_identity(spec, with_ctx, 500) != base
+    ctx2 = {"XLK": ctx["XLK"].assign(close=ctx["XLK"]["close"] * 1.001)}
+    assert data_identity(spec, type(market)(bars=market.bars, chains=market.chains, truth=market.truth,
+                                            meta=dict(market.meta), quoter=market.quoter, context=ctx2),
+                         500) != data_identity(spec, with_ctx, 500)
