@@ -52,3 +52,37 @@ def copy_home(template: Path, dest: Path) -> Path:
     shutil.copytree(template, dest)
     set_home(dest)
     return dest
+
+
+class LiveServer:
+    """The dashboard served by a real Uvicorn server on 127.0.0.1 (a free port) from a thread."""
+
+    def __init__(self, home: Path, token: str = TOKEN, alerts: bool = False) -> None:
+        import socket
+        import threading
+        import time
+
+        import uvicorn
+
+        from experiments.web.app import create_app
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(home, token, alerts=alerts), host="127.0.0.1", port=self.port,
+                                log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"the dashboard did not start on {self.url}")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        """Stop the server and wait for its thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

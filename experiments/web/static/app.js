@@ -31,7 +31,7 @@ var gx = (function () {
     var el = document.getElementById(id);
     if (!el || typeof Plotly === "undefined") return;
     var traces = curves.map(function (c) {
-      return {x: c.x, y: c.y, name: c.run_id, type: "scattergl", mode: "lines", line: {width: 1.5}};
+      return {x: c.x, y: c.y, name: c.run_id, type: "scatter", mode: "lines", line: {width: 1.5}};
     });
     if (!curves.some(function (c) { return c.x.length; })) { el.textContent = "no equity recorded"; return; }
     Plotly.newPlot(el, traces, {
