@@ -271,3 +271,15 @@ def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
                        timeout=60)
     assert r.returncode == 2 and r.stderr.startswith("error: refusing to listen on 0.0.0.0")
     assert "Traceback" not in r.stderr and not (tmp_path / "web_token").exists()
+
+
+def test_a_change_made_elsewhere_shows_at_once(site: tuple[TestClient, Path, list[str]]) -> None:
+    client, home, ids = site
+    assert client.get("/api/v1/ideas").json()["counts"]["proposed"] == 3  # read and kept
+    r = CliRunner().invoke(cli, ["--home", str(home), "queue", "approve", ids[2], "--by", "human:cli"])
+    assert r.exit_code == 0, r.output
+    set_home(home)
+    assert client.get("/api/v1/ideas").json()["counts"] == {**client.get("/api/v1/ideas").json()["counts"],
+                                                           "proposed": 2, "approved": 1}
+    assert client.get("/api/v1/overview").json()["queue"]["approved"] == 1
+    assert client.get(f"/api/v1/ideas/{ids[2]}").json()["idea"]["history"][-1]["actor"] == "human:cli"

@@ -11,7 +11,7 @@ from typing import Any
 import markdown
 
 from experiments.files import read_jsonl
-from experiments.home import home_dir, runs_dir
+from experiments.home import home_dir, queue_path, runs_dir
 from experiments.ideas.models import Idea, Status
 from experiments.ideas.queue import IdeaQueue
 from experiments.optimizer.status import collect_status
@@ -28,7 +28,8 @@ from experiments.runs import ledger
 from experiments.runs.store import read_json
 from experiments.spec.io import spec_diff
 from experiments.spec.io import spec_hash as hash_spec
-from trader.errors import StateError
+from experiments.web.cache import QUEUES
+from trader.errors import GaussianError, StateError
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 CURVE_POINTS = 1500
@@ -57,7 +58,11 @@ def _tail(path: Path, limit: int = LOG_TAIL_BYTES) -> str:
 
 def overview(alerts: dict[str, Any] | None = None) -> dict[str, Any]:
     """`gaussian status` (the same document) plus the running idea's live progress and the alerts' health."""
-    doc = collect_status()
+    try:
+        ideas_now = QUEUES.ideas(queue_path())
+    except GaussianError:
+        ideas_now = None  # collect_status reads the file itself and reports what is wrong with it
+    doc = collect_status(ideas=ideas_now)
     opt = doc["optimizer"]
     cur = opt.get("current") if opt.get("running") else None
     progress = None
@@ -83,20 +88,22 @@ def _summary(i: Idea) -> dict[str, Any]:
             "run_id": i.result.run_id if i.result else None}
 
 
+def _listing(state: Any) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    counts = {s.value: 0 for s in Status}
+    for i in state.ideas.values():
+        counts[i.status.value] += 1
+    return counts, [_summary(i) for i in state.ideas.values()]
+
+
 def ideas(status: str | None = None) -> dict[str, Any]:
     """Every idea (oldest first, or those of one status) and the counts per status."""
-    q = IdeaQueue.from_home()
-    all_ideas = q.list() if q.path.exists() else []
-    wanted = None
-    if status:
-        from experiments.ideas.queue import parse_status
+    from experiments.ideas.queue import parse_status
 
-        wanted = parse_status(status)
-    counts = {s.value: 0 for s in Status}
-    for i in all_ideas:
-        counts[i.status.value] += 1
-    shown = [_summary(i) for i in all_ideas if wanted is None or i.status is wanted]
-    return {"queue": str(q.path), "status": wanted.value if wanted else None, "counts": counts, "ideas": shown}
+    q = IdeaQueue.from_home()
+    counts, summaries = QUEUES.derived(q.path, "listing", _listing)
+    wanted = parse_status(status) if status else None
+    shown = [i for i in summaries if wanted is None or i["status"] == wanted.value]
+    return {"queue": str(q.path), "status": wanted.value if wanted else None, "counts": dict(counts), "ideas": shown}
 
 
 def allowed_actions(idea: Idea) -> list[str]:
@@ -124,7 +131,8 @@ def idea(ref: str) -> dict[str, Any]:
     q = IdeaQueue.from_home()
     if not q.path.exists():
         raise NotFound(f"no idea '{ref}': the queue {q.path} does not exist yet")
-    found = q.get(ref)
+    state = QUEUES.state(q.path)
+    found = state.ideas[q.resolve(ref, state)]
     diff: dict[str, tuple[Any, Any]] = {}
     note = None
     if found.spec is not None:
