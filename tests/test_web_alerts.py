@@ -38,7 +38,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length", 0)))
                 outer.calls += 1
                 if outer.calls <= outer.fail_first:
@@ -158,7 +158,7 @@ def test_delivery_is_retried_with_backoff(home: Path) -> None:
         assert [k.split(":")[0] for k in d.scan()] == ["agent_cap"]
         assert flaky.calls == 3 and len(flaky.bodies) == 1 and waits == [0.01, 0.02]
         state = json.loads((home / "alerts_state.json").read_text())
-        assert state["failures"] == [] and list(state["sent"].values())[0]["webhooks"] == {"ops": "delivered"}
+        assert state["failures"] == [] and next(iter(state["sent"].values()))["webhooks"] == {"ops": "delivered"}
     finally:
         flaky.close()
 

@@ -268,7 +268,7 @@ def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GAUSSIAN_WEB_TOKEN"}
     r = subprocess.run([sys.executable, "-m", "experiments.cli.main", "serve", "--home", str(tmp_path),
                         "--host", "0.0.0.0", "--port", "5999"], capture_output=True, text=True, env=env, cwd=REPO,
-                       timeout=60)
+                       timeout=60, check=False)
     assert r.returncode == 2 and r.stderr.startswith("error: refusing to listen on 0.0.0.0")
     assert "Traceback" not in r.stderr and not (tmp_path / "web_token").exists()
 
@@ -283,3 +283,43 @@ def test_a_change_made_elsewhere_shows_at_once(site: tuple[TestClient, Path, lis
                                                            "proposed": 2, "approved": 1}
     assert client.get("/api/v1/overview").json()["queue"]["approved"] == 1
     assert client.get(f"/api/v1/ideas/{ids[2]}").json()["idea"]["history"][-1]["actor"] == "human:cli"
+
+
+def _free_port() -> int:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_gaussian_serve_prints_a_new_token_once(tmp_path: Path) -> None:
+    import time
+
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if k != "GAUSSIAN_WEB_TOKEN"}
+    home, port = tmp_path / "home", _free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "experiments.cli.main", "--home", str(home), "serve",
+                                 "--port", str(port)], stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/api/v1/overview", timeout=5).status_code
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        refused = httpx.post(f"http://127.0.0.1:{port}/api/v1/queue/recover")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    token = (home / "web_token").read_text().strip()
+    out = log.read_text()
+    assert status == 200 and refused.status_code == 401 and f"on http://127.0.0.1:{port}/" in out
+    assert out.count(token) == 1 and (home / "web_token").stat().st_mode & 0o777 == 0o600

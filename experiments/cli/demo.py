@@ -206,6 +206,7 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
         c.print(f"  {r['run_id']}: {home / 'runs' / r['run_id'] / 'ANALYSIS.md'}", highlight=False)
     c.print(f"  gaussian --home {home} status | leaderboard | queue list | runs show RUN | promote RUN",
             highlight=False)
+    c.print(f"  the dashboard: gaussian serve --home {home}, then open http://127.0.0.1:5050/", highlight=False)
     seconds = time.monotonic() - t_start
     c.print(f"\ndemo finished in {seconds:.0f} s", highlight=False)
     return {"home": str(home), "baseline": base.run_id, "results": results, "leaderboard": rows,
