@@ -323,3 +323,43 @@ def test_gaussian_serve_prints_a_new_token_once(tmp_path: Path) -> None:
     out = log.read_text()
     assert status == 200 and refused.status_code == 401 and f"on http://127.0.0.1:{port}/" in out
     assert out.count(token) == 1 and (home / "web_token").stat().st_mode & 0o777 == 0o600
+
+
+def test_paper_sessions_show_positions_journal_and_kill_switch(site: tuple[TestClient, Path, list[str]]) -> None:
+    from experiments.paper.journal import Journal, save_state
+
+    client, home, _ = site
+    d = home / "paper" / "replay-2024-01-12"
+    journal = Journal(d / "journal.jsonl")
+    journal("session", action="start", run_id=RUN_A, venue="replay")
+    for bar, eq in enumerate((10_000.0, 10_050.0, 9_700.0)):
+        journal("bar", bar=bar, time=f"2024-01-12T09:3{bar}:00-05:00", equity=eq, cash=eq, open_value=0.0, n_open=1)
+    journal("kill_switch", bar=2, switch="max_daily_loss", reason="max_daily_loss: equity 9700.00 is 300.00 below")
+    save_state(d / "state.json", {"run_id": RUN_A, "venue": "replay", "bar": 2, "time": "2024-01-12 09:32",
+                                  "positions": [{"symbol": "SPY240112C00470000", "contracts": 1, "entry_price": 1.25,
+                                                 "entry_time": "2024-01-12T09:31:00-05:00"}], "working": [],
+                                  "stopped": "max_daily_loss: equity 9700.00 is 300.00 below"})
+    listed = client.get("/api/v1/paper").json()["sessions"]
+    assert listed == [{**listed[0], "session": "replay-2024-01-12", "positions": 1, "venue": "replay",
+                       "stopped": "max_daily_loss: equity 9700.00 is 300.00 below", "run_id": RUN_A}]
+    one = client.get("/api/v1/paper/replay-2024-01-12").json()
+    assert one["equity"]["y"] == [10_000.0, 10_050.0, 9_700.0]
+    assert one["kill_switch_events"][0]["switch"] == "max_daily_loss"
+    assert [e["event"] for e in one["journal_tail"]][-1] == "kill_switch"
+    page = client.get("/paper/replay-2024-01-12").text
+    assert "tripped" in page and "SPY240112C00470000" in page and "max_daily_loss" in page
+    assert client.get("/paper/no-such-session").status_code == 404
+    assert "no-such-session" in client.get("/api/v1/paper/no-such-session").json()["error"]
+
+
+def test_text_from_proposals_is_escaped(site: tuple[TestClient, Path, list[str]]) -> None:
+    from agents.sink import Source
+    from experiments.ideas.queue import IdeaQueue
+
+    client, _, _ = site
+    idea = IdeaQueue.from_home().propose("<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "r",
+                                         {"name": "</script><b>bold</b>"}, Source(kind="heuristic", name="x"))
+    for url in ("/ideas", f"/ideas/{idea.id}"):
+        text = client.get(url).text
+        assert "<script>alert(1)" not in text and "<img src=x" not in text and "</script><b>" not in text
+        assert "&lt;script&gt;alert(1)" in text
