@@ -1,7 +1,8 @@
 """Requests per second and p50/p99 latency of the dashboard's JSON API over a real Uvicorn server on 127.0.0.1.
 
 Usage: python bench/web.py [--ideas 1000] [--runs 500] [--requests 300]
-The home holds `ideas` ideas in mixed statuses (done ones with results) and `runs` finished run directories with
+The server is `gaussian serve` in its own process (the client does not share its interpreter). The home holds
+`ideas` ideas in mixed statuses (done ones with results) and `runs` finished run directories with
 ledger lines, an optimizer status and an agent cost ledger. Each endpoint is asked `requests` times, one request
 at a time after a warm-up, over one keep-alive connection. Target: the overview's p99 under 100 ms.
 """
@@ -114,9 +115,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=500)
     ap.add_argument("--requests", type=int, default=300)
     args = ap.parse_args()
-    import httpx
+    import subprocess
 
-    from tests.web_fixtures import LiveServer
+    import httpx
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
@@ -125,7 +126,24 @@ def main() -> None:
         runs = build_home(home, args.ideas, args.runs)
         print(f"home with {args.ideas} ideas and {args.runs} runs built in {time.perf_counter() - t0:.1f} s "
               f"(queue file {(home / 'queue' / 'ideas.json').stat().st_size / 1e6:.1f} MB)")
-        server = LiveServer(home, token="bench-token-0123456789")
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "GAUSSIAN_WEB_TOKEN": "bench-token-0123456789"}
+        server = subprocess.Popen([sys.executable, "-m", "experiments.cli.main", "serve", "--home", str(home),
+                                   "--port", str(port), "--no-alerts"], env=env, stdout=subprocess.DEVNULL,
+                                  cwd=Path(__file__).resolve().parents[1])
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(url + "/api/v1/alerts", timeout=5)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("gaussian serve did not start") from None
+                time.sleep(0.2)
         endpoints = [("overview", "/api/v1/overview", args.requests),
                      ("ideas list", "/api/v1/ideas", args.requests),
                      ("ideas list (proposed)", "/api/v1/ideas?status=proposed", args.requests),
@@ -134,11 +152,12 @@ def main() -> None:
                      ("one run", f"/api/v1/runs/{runs[0]}", args.requests)]
         rows = []
         try:
-            with httpx.Client(base_url=server.url, timeout=60) as client:
+            with httpx.Client(base_url=url, timeout=60) as client:
                 for name, url, n in endpoints:
                     rows.append((name, url, n, measure(client, url, n)))
         finally:
-            server.close()
+            server.terminate()
+            server.wait(timeout=30)
     print(f"\n{'endpoint':<24}{'path':<40}{'n':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
     for name, url, n, m in rows:
         print(f"{name:<24}{url[:39]:<40}{n:>6}{m['rps']:>9.1f}{m['p50']:>9.1f}{m['p99']:>9.1f}")

@@ -71,6 +71,7 @@ def test_pages_render(site: tuple[TestClient, Path, list[str]]) -> None:
         r = client.get(url)
         assert r.status_code == 200, (url, r.text[:300])
         assert "<nav class=\"top\">" in r.text and "Traceback" not in r.text
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
     curves = client.get("/api/v1/compare", params=[("run", RUN_A), ("run", RUN_B)]).json()["curves"]
     assert [c["run_id"] for c in curves] == [RUN_A, RUN_B] and all(len(c["x"]) == len(c["y"]) > 100 for c in curves)
     js = client.get("/vendor/plotly.min.js")

@@ -2,16 +2,19 @@
 action they offer, each action behind `require_token`."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from experiments.home import queue_path
 from experiments.web import actions, views
 from experiments.web.alerts import alerts_summary
 from experiments.web.auth import require_token
-from experiments.web.responses import json_response
+from experiments.web.cache import QUEUES
+from experiments.web.responses import clean, json_response
 
 router = APIRouter()
 WRITE = [Depends(require_token)]
@@ -58,8 +61,10 @@ def overview(request: Request) -> Response:
 
 @router.get("/ideas")
 def ideas(status: str | None = None) -> Response:
-    """The queue's ideas (optionally one status) and the counts per status."""
-    return json_response(views.ideas(status))
+    """The queue's ideas (optionally one status) and the counts per status (serialised once per queue version)."""
+    body = QUEUES.derived(queue_path(), f"api-ideas:{status or ''}",
+                          lambda _state: json.dumps(clean(views.ideas(status)), default=str))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/ideas/{ref}")

@@ -37,6 +37,31 @@ def plotly_js() -> Path:
     return path
 
 
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin")]
+
+
+class _HomeAndHeaders:
+    """ASGI middleware: point the process's readers at this app's home for each request (a process serves one
+    home; tests run several apps one after another) and add the security headers to every response."""
+
+    def __init__(self, app: Any, home: Path) -> None:
+        self.app, self.home = app, home
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        set_home(self.home)
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(home: Path, token: str | None = None, *, alerts: bool = False) -> FastAPI:
     """The dashboard over `home`. `token` guards every state-changing request (default: GAUSSIAN_WEB_TOKEN, else
     <home>/web_token, generated at first use with mode 600). With `alerts`, a thread delivers the home's
@@ -62,14 +87,7 @@ def create_app(home: Path, token: str | None = None, *, alerts: bool = False) ->
     app.state.templates.env.filters["js"] = _js
     app.state.dispatcher = None
 
-    @app.middleware("http")
-    async def _bind_home(request: Request, call_next: Any) -> Response:
-        set_home(request.app.state.home)  # this process serves one home; make every reader look at it
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    app.add_middleware(_HomeAndHeaders, home=home)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
