@@ -364,3 +364,26 @@ def test_text_from_proposals_is_escaped(site: tuple[TestClient, Path, list[str]]
         text = client.get(url).text
         assert "<script>alert(1)" not in text and "<img src=x" not in text and "</script><b>" not in text
         assert "&lt;script&gt;alert(1)" in text
+
+
+def test_overview_shows_the_running_idea_with_its_log(site: tuple[TestClient, Path, list[str]]) -> None:
+    import datetime as dt
+    import socket
+
+    from experiments.optimizer.status import write_optimizer_status
+
+    client, home, ids = site
+    log = home / "runs" / "_workers" / f"{ids[0]}.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("loading market\nfitting on train\nevaluating bar 300 of 600\n")
+    now = dt.datetime.now(dt.UTC)
+    write_optimizer_status({"pid": os.getpid(), "host": socket.gethostname(), "state": "running",
+                            "started": now.isoformat(), "heartbeat": now.isoformat(), "heartbeat_s": 60.0,
+                            "current": {"idea_id": ids[0], "title": "shorter momentum lookback",
+                                        "since": (now - dt.timedelta(seconds=90)).isoformat(), "attempt": 1,
+                                        "child_pid": None, "log": str(log)}})
+    doc = client.get("/api/v1/overview").json()
+    assert doc["optimizer"]["running"] is True
+    assert doc["progress"]["log_tail"][-1] == "evaluating bar 300 of 600" and doc["progress"]["elapsed_s"] >= 90
+    page = client.get("/").text
+    assert "evaluating bar 300 of 600" in page and "badge ok\">running" in page
