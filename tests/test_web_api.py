@@ -387,3 +387,13 @@ def test_overview_shows_the_running_idea_with_its_log(site: tuple[TestClient, Pa
     assert doc["progress"]["log_tail"][-1] == "evaluating bar 300 of 600" and doc["progress"]["elapsed_s"] >= 90
     page = client.get("/").text
     assert "evaluating bar 300 of 600" in page and "badge ok\">running" in page
+
+
+def test_unknown_paths_and_runs_to_promote_are_404s(site: tuple[TestClient, Path, list[str]]) -> None:
+    client, home, _ = site
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and 'id="error-message"' in page.text
+    assert client.get("/api/v1/no-such-endpoint").json() == {"error": "Not Found", "status": 404}
+    r = client.post("/api/v1/promotion/promote", json={"run": "20990101-000000-ffffff-0009"}, headers=AUTH)
+    assert r.status_code == 404 and "20990101-000000-ffffff-0009" in r.json()["error"]
+    assert not (home / "runs" / "promotions.jsonl").exists()

@@ -61,8 +61,11 @@ def set_priority(ref: str, value: Any, by: str | None = None) -> dict[str, Any]:
 
 def promote(run: str, by: str | None = None) -> dict[str, Any]:
     """Apply the promotion gate (evaluating the sealed holdout once when the rest passes), as `gaussian promote`
-    without --force: the browser cannot force a run past the gate."""
-    return gate_promote(run, by=actor(by)).as_dict()
+    without --force: the browser cannot force a run past the gate. An unknown run id is NotFound (404)."""
+    from experiments.web.views import run_dir
+
+    run_dir(run.strip())
+    return gate_promote(run.strip(), by=actor(by)).as_dict()
 
 
 def recover() -> dict[str, Any]:
