@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean browser
+CHROMIUM := /usr/bin/chromium
 
 setup: $(STAMP)
 
@@ -19,8 +20,13 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/gaussian demo
+	@echo "Open the dashboard on the demo home: $(BIN)/gaussian serve --home demo-home, then http://127.0.0.1:5050/"
 
-test: setup
+# The browser tests drive Debian's chromium through Playwright (no browser download at test time).
+browser:
+	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
+
+test: setup browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: setup
@@ -30,6 +36,7 @@ bench: setup
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/encoders.py
 	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

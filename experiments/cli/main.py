@@ -16,6 +16,7 @@ from experiments.cli import (
     paper_cmd,
     queue_cmd,
     run_cmd,
+    serve_cmd,
     spec_cmd,
 )
 from experiments.cli import data as data_cmd
@@ -50,6 +51,7 @@ cli.add_typer(tradier_cmd.app, name="tradier-sim")
 optimize_cmd.register(cli)
 demo_cmd.register(cli)
 paper_cmd.register(cli)
+serve_cmd.register(cli)
 
 
 def tidy_help(command: Any) -> Any:

@@ -68,16 +68,20 @@ def optimizer_liveness(doc: dict[str, Any] | None, now: dt.datetime) -> dict[str
     return {"running": True, "why": "alive", "heartbeat_age_s": age}
 
 
-def _queue_part() -> tuple[dict[str, int], list[dict[str, Any]], list[dict[str, Any]], str | None]:
-    if not queue_path().exists():
-        return {}, [], [], None
+def _queue_part(ideas: list[Any] | None = None) -> tuple[dict[str, int], list[dict[str, Any]], list[dict[str, Any]],
+                                                       str | None]:
     from experiments.ideas.models import Status
     from experiments.ideas.queue import IdeaQueue
 
-    try:
-        ideas = IdeaQueue(queue_path()).list()
-    except GaussianError as exc:
-        return {}, [], [], str(exc)
+    if ideas is None:
+        if not queue_path().exists():
+            return {}, [], [], None
+        try:
+            ideas = IdeaQueue(queue_path()).list()
+        except GaussianError as exc:
+            return {}, [], [], str(exc)
+    elif not ideas and not queue_path().exists():
+        return {}, [], [], None
     counts = {s.value: 0 for s in Status}
     for i in ideas:
         counts[i.status.value] += 1
@@ -137,12 +141,13 @@ def _promoted() -> dict[str, Any] | None:
             "holdout_sharpe": hold.get("sharpe"), "holdout_pnl_pct": hold.get("pnl_pct")}
 
 
-def collect_status(now: dt.datetime | None = None) -> dict[str, Any]:
-    """Everything `gaussian status` shows, as a JSON-able dict with a `health` list of problems."""
+def collect_status(now: dt.datetime | None = None, ideas: list[Any] | None = None) -> dict[str, Any]:
+    """Everything `gaussian status` shows, as a JSON-able dict with a `health` list of problems; `ideas` (the
+    queue's ideas, already read by a caller that keeps them) saves reading the queue file again."""
     now = now or dt.datetime.now(dt.UTC)
     opt = read_optimizer_status()
     live = optimizer_liveness(opt, now)
-    counts, running, recent, queue_error = _queue_part()
+    counts, running, recent, queue_error = _queue_part(ideas)
     spend = _agent_spend()
     health: list[dict[str, str]] = []
     if queue_error:
