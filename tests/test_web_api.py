@@ -359,7 +359,8 @@ def test_text_from_proposals_is_escaped(site: tuple[TestClient, Path, list[str]]
 
     client, _, _ = site
     idea = IdeaQueue.from_home().propose("<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "r",
-                                         {"name": "</script><b>bold</b>"}, Source(kind="heuristic", name="x"))
+                                         {"name": "</script><b>bold</b>", "exits.stop_loss_pct": 31.0},
+                                         Source(kind="heuristic", name="x"))
     for url in ("/ideas", f"/ideas/{idea.id}"):
         text = client.get(url).text
         assert "<script>alert(1)" not in text and "<img src=x" not in text and "</script><b>" not in text
