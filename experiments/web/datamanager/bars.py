@@ -34,11 +34,12 @@ def store_bars(engine: Engine, symbol: str, interval: str, bars: pd.DataFrame) -
              **{c: float(bars[c].iloc[k]) for c in BAR_COLUMNS[:4]}, "volume": int(bars["volume"].iloc[k])}
             for k, t in enumerate(idx)]
     stmt = insert_ignoring(engine, market_bars, ["symbol", "interval", "ts"])
-    added = 0
-    with engine.begin() as conn:
-        for start in range(0, len(rows), 500):
-            added += conn.execute(stmt, rows[start:start + 500]).rowcount
-    return added
+    count = select(func.count()).select_from(market_bars).where(market_bars.c.symbol == symbol,
+                                                                market_bars.c.interval == interval)
+    with engine.begin() as conn:  # a bulk insert's rowcount is not reliable: count before and after
+        before = conn.execute(count).scalar_one()
+        conn.execute(stmt, rows)
+        return int(conn.execute(count).scalar_one() - before)
 
 
 def store_chain(engine: Engine, underlying: str, chain: pd.DataFrame) -> int:
@@ -54,14 +55,11 @@ def store_chain(engine: Engine, underlying: str, chain: pd.DataFrame) -> int:
                      **{c: (None if rec.get(c) is None or math.isnan(float(rec[c])) else float(rec[c]))
                         for c in CHAIN_FLOATS}})
     stmt = insert_ignoring(engine, option_snapshots, ["underlying", "taken_at", "option_symbol"])
+    count = select(func.count()).select_from(option_snapshots).where(option_snapshots.c.underlying == underlying)
     with engine.begin() as conn:
-        return int(conn.execute(stmt, rows).rowcount)
-
-
-def count_chain_rows(engine: Engine, underlying: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(option_snapshots)
-                                .where(option_snapshots.c.underlying == underlying)).scalar_one())
+        before = conn.execute(count).scalar_one()
+        conn.execute(stmt, rows)
+        return int(conn.execute(count).scalar_one() - before)
 
 
 def read_bars(engine: Engine, symbol: str, interval: str, start: dt.datetime | None, end: dt.datetime | None,

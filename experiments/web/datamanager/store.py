@@ -80,6 +80,10 @@ def register_bot(engine: Engine, body: RegisterIn) -> dict[str, Any]:
                 name=body.name, owner=body.owner, config=body.config, config_hash=computed, config_kind=kind,
                 key_id=key_id, key_hash=key_hash, created_at=now()).returning(bots.c.id)).scalar_one()
     except IntegrityError:
+        with engine.connect() as conn:
+            taken = conn.execute(select(bots.c.id).where(bots.c.name == body.name)).first() is not None
+        if not taken:
+            raise
         raise ApiError(409, "name_taken", f"a bot named {body.name!r} is already registered", field="name") \
             from None
     return {"bot_id": bot_id, "api_key": key, "config_hash": computed, "config_kind": kind}
