@@ -146,7 +146,8 @@ class BotReporter:
         self.outbox = Outbox(outbox_path)
         self._key = api_key
         self._admin = admin_token
-        self._bot_id: int | None = None  # the api_key's bot, once asked
+        self._bot_id: int | None = None  # the api_key's bot and its config hash, once asked
+        self._key_config = ""
         self._config_hash = ""
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
@@ -272,7 +273,10 @@ class BotReporter:
         if self._key:
             if self._bot_id is None:
                 doc = self._call("GET", "/api/v1/bots/me", headers={"X-API-Key": self._key}).json()
-                self._bot_id = int(doc["bot_id"])
+                self._bot_id, self._key_config = int(doc["bot_id"]), str(doc["config_hash"])
+            if config_hash and config_hash != self._key_config:
+                raise _Refused(409, f"the key's bot {self._bot_id} runs config {self._key_config}, not "
+                               f"{config_hash}: register this config as a new bot")
             return self._bot_id, self._key
         known = self.outbox.identity(self.base_url, config_hash)
         if known is None:
@@ -281,7 +285,7 @@ class BotReporter:
 
     def _send(self, kind: str, config_hash: str, body: dict[str, Any]) -> None:
         if kind == "register":
-            if self._key:  # a given key: its bot must run this config (else the server answers 409)
+            if self._key:  # a given key: its bot must run this config
                 bot, key = self._identity(config_hash)
                 self._call("POST", f"/api/v1/bots/{bot}/heartbeat", {"status": "registered",
                                                                      "config_hash": config_hash},
