@@ -101,9 +101,9 @@ def attach(paper: Any, home: Path, settings: DataManagerSettings) -> BotReporter
 def finish(reporter: BotReporter, paper: Any, doc: dict[str, Any], settings: DataManagerSettings) -> int:
     """Report the session's end-of-day metrics and a heartbeat, give the outbox `flush_seconds` to drain, stop
     the reporter; the number of reports left for the next session."""
-    end = (doc.get("window") or {}).get("end") or pd.Timestamp.now(tz="UTC").isoformat()
+    end = pd.Timestamp((doc.get("window") or {}).get("end") or pd.Timestamp.now(tz="UTC")).isoformat()
     values = {**(doc.get("metrics") or {}), "complete": bool(doc.get("complete")), "venue": doc.get("venue")}
-    reporter.report_metrics(f"{paper.dir.name}/eod/{end}", str(end), values)
+    reporter.report_metrics(f"{paper.dir.name}/eod/{end}", end, values)
     reporter.heartbeat("session complete" if doc.get("complete") else "session paused")
     left = reporter.close(settings.flush_seconds)
     if left:

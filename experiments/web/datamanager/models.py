@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]*$"  # ISO times fit
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$"
 ACTIONS = ("BUY_CALL", "BUY_PUT", "SELL_CALL", "SELL_PUT", "BUY", "SELL")
 Scalar = float | int | str | bool | None
