@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup pg demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The Data Manager's tests start a throw-away PostgreSQL cluster: install Debian's server when it is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+pg:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql)
+
 demo: setup
 	$(BIN)/gaussian demo
 
-test: setup
+test: setup pg
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: setup
@@ -29,6 +35,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/encoders.py
+	$(BIN)/python bench/datamanager.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -57,6 +57,7 @@ def bots_router(dm: DataManager) -> APIRouter:
         """Disable a bot (admin token): its key stops working at once."""
         dm.require_admin(request)
         store.disable_bot(engine, bot_id)
+        dm.forget_keys()
         return store.public_bot(store.bot_row(engine, bot_id))
 
     @r.delete("/bots/{bot_id}", status_code=204)
@@ -64,6 +65,7 @@ def bots_router(dm: DataManager) -> APIRouter:
         """Delete a bot with its trades and metrics (admin token)."""
         dm.require_admin(request)
         store.delete_bot(engine, bot_id)
+        dm.forget_keys()
         return Response(status_code=204)
 
     @r.get("/bots")

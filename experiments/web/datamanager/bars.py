@@ -7,7 +7,7 @@ import math
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from experiments.web.datamanager.store import insert_ignoring
+from experiments.web.datamanager.store import insert_ignoring, writing
 from experiments.web.datamanager.tables import market_bars, option_snapshots
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -36,7 +36,7 @@ def store_bars(engine: Engine, symbol: str, interval: str, bars: pd.DataFrame) -
     stmt = insert_ignoring(engine, market_bars, ["symbol", "interval", "ts"])
     count = select(func.count()).select_from(market_bars).where(market_bars.c.symbol == symbol,
                                                                 market_bars.c.interval == interval)
-    with engine.begin() as conn:  # a bulk insert's rowcount is not reliable: count before and after
+    with writing(engine) as conn:  # a bulk insert's rowcount is not reliable: count before and after
         before = conn.execute(count).scalar_one()
         conn.execute(stmt, rows)
         return int(conn.execute(count).scalar_one() - before)
@@ -56,7 +56,7 @@ def store_chain(engine: Engine, underlying: str, chain: pd.DataFrame) -> int:
                         for c in CHAIN_FLOATS}})
     stmt = insert_ignoring(engine, option_snapshots, ["underlying", "taken_at", "option_symbol"])
     count = select(func.count()).select_from(option_snapshots).where(option_snapshots.c.underlying == underlying)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         before = conn.execute(count).scalar_one()
         conn.execute(stmt, rows)
         return int(conn.execute(count).scalar_one() - before)

@@ -7,6 +7,7 @@ holds a key.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,27 @@ class DataManager:
     limiter: RateLimiter
     max_body_bytes: int = 64 * 1024
     verifier: KeyVerifier = field(default_factory=KeyVerifier)
+    # key id -> the bot row's auth fields; dropped whenever a bot is disabled or deleted (through this process,
+    # the one serving the database), so a revoked key is refused from the next request on
+    _keys: dict[str, Any] = field(default_factory=dict)
+    _keys_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def forget_keys(self) -> None:
+        """Drop the key cache (after disabling or deleting a bot)."""
+        with self._keys_lock:
+            self._keys.clear()
+
+    def _key_row(self, key_id: str) -> Any:
+        with self._keys_lock:
+            row = self._keys.get(key_id)
+        if row is None:
+            row = store.bot_by_key_id(self.engine, key_id)
+            if row is not None:
+                with self._keys_lock:
+                    if len(self._keys) > 100_000:
+                        self._keys.clear()
+                    self._keys[key_id] = row
+        return row
 
     def require_admin(self, request: Request) -> None:
         """Pass only with the admin token."""
@@ -56,7 +78,7 @@ class DataManager:
         if wait > 0:
             raise ApiError(429, "rate_limited", f"over {self.limiter.rate:g} requests a second for this key; "
                            f"retry in {wait:.2f} s", field=KEY_HEADER, headers={"Retry-After": str(max(1, round(wait)))})
-        row = store.bot_by_key_id(self.engine, key_id)
+        row = self._key_row(key_id)
         if row is None or not self.verifier.verify(key, row.key_hash):
             raise ApiError(401, "api_key_invalid", "the API key is not valid", field=KEY_HEADER)
         if row.disabled_at is not None:
@@ -71,5 +93,5 @@ class DataManager:
     def whoami(self, request: Request) -> Any:
         """The bot row behind the request's key (any bot)."""
         key_id = key_id_of(request.headers.get(KEY_HEADER, "").strip()) or ""
-        row = store.bot_by_key_id(self.engine, key_id) if key_id else None
+        row = self._key_row(key_id) if key_id else None
         return self.require_bot(request, row.id if row is not None else -1)

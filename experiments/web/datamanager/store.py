@@ -5,13 +5,18 @@ without a read before the write.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
+import threading
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, Insert, Table, and_, case, func, select
+from sqlalchemy import Connection, Engine, Insert, Table, and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -28,10 +33,35 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction. On SQLite, writers of this process take turns on a lock instead of meeting SQLite's
+    busy handler, which sleeps up to 100 ms at a time and makes the slowest requests very slow."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(engine, threading.Lock())
+    with lock, engine.begin() as conn:
+        yield conn
+
+
 def insert_ignoring(engine: Engine, table: Table, keys: list[str]) -> Insert:
     """INSERT into `table` that skips a row whose `keys` already exist (SQLite and PostgreSQL)."""
-    dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
+    return _insert_ignoring(engine.dialect.name, table, tuple(keys))
+
+
+@functools.cache
+def _insert_ignoring(dialect_name: str, table: Table, keys: tuple[str, ...]) -> Insert:
+    # one statement object per table: executed with parameters, it is compiled once and then reused
+    dialect = sqlite if dialect_name == "sqlite" else postgresql
+    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return stmt.returning(table.c.id) if "id" in table.c else stmt
 
 
 # ------------------------------------------------------------------------------------------ config
@@ -75,7 +105,7 @@ def register_bot(engine: Engine, body: RegisterIn) -> dict[str, Any]:
                        f"config's hash {computed!r}", field="config_hash")
     key, key_id, key_hash = new_key()
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             bot_id = conn.execute(bots.insert().values(
                 name=body.name, owner=body.owner, config=body.config, config_hash=computed, config_kind=kind,
                 key_id=key_id, key_hash=key_hash, created_at=now()).returning(bots.c.id)).scalar_one()
@@ -112,7 +142,7 @@ def bot_exists(engine: Engine, bot_id: int) -> bool:
 
 def disable_bot(engine: Engine, bot_id: int) -> None:
     """Disable a bot: its key stops working at once; its trades stay on the record."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         done = conn.execute(bots.update().where(bots.c.id == bot_id, bots.c.disabled_at.is_(None))
                             .values(disabled_at=now())).rowcount
     if not done:
@@ -121,7 +151,7 @@ def disable_bot(engine: Engine, bot_id: int) -> None:
 
 def delete_bot(engine: Engine, bot_id: int) -> None:
     """Delete a bot with its trades and metrics."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(trades.delete().where(trades.c.bot_id == bot_id))
         conn.execute(metrics.delete().where(metrics.c.bot_id == bot_id))
         done = conn.execute(bots.delete().where(bots.c.id == bot_id)).rowcount
@@ -135,7 +165,7 @@ def heartbeat(engine: Engine, bot: Any, status: str | None, config_hash: str | N
         raise ApiError(409, "config_changed", f"this bot was registered with config {bot.config_hash}, not "
                        f"{config_hash}: register the new config as a new bot", field="config_hash")
     at = now()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(bots.update().where(bots.c.id == bot.id).values(last_heartbeat=at, status=status))
     return at
 
@@ -177,10 +207,9 @@ def add_trade(engine: Engine, bot_id: int, body: TradeIn) -> tuple[int, bool]:
     """Store a trade once: (trade id, True) when new, (existing id, False) for a retry of the same trade; a
     different trade under a used `client_trade_id` is a 409."""
     values = _trade_values(body)
-    stmt = insert_ignoring(engine, trades, ["bot_id", "client_trade_id"]).values(
-        bot_id=bot_id, received_at=now(), **values).returning(trades.c.id)
-    with engine.begin() as conn:
-        new_id = conn.execute(stmt).scalar()
+    stmt = insert_ignoring(engine, trades, ["bot_id", "client_trade_id"])
+    with writing(engine) as conn:
+        new_id = conn.execute(stmt, {"bot_id": bot_id, "received_at": now(), **values}).scalar()
         if new_id is not None:
             return int(new_id), True
         old = conn.execute(select(trades).where(trades.c.bot_id == bot_id,
@@ -211,11 +240,11 @@ def list_trades(engine: Engine, bot_id: int, limit: int, offset: int) -> list[di
 
 def add_metrics(engine: Engine, bot_id: int, body: MetricsIn) -> bool:
     """Store a metrics report once; True when new."""
-    stmt = insert_ignoring(engine, metrics, ["bot_id", "client_metrics_id"]).values(
-        bot_id=bot_id, client_metrics_id=body.client_metrics_id, time=body.time.astimezone(dt.UTC),
-        received_at=now(), values=body.values).returning(metrics.c.id)
-    with engine.begin() as conn:
-        return conn.execute(stmt).scalar() is not None
+    stmt = insert_ignoring(engine, metrics, ["bot_id", "client_metrics_id"])
+    with writing(engine) as conn:
+        return conn.execute(stmt, {"bot_id": bot_id, "client_metrics_id": body.client_metrics_id,
+                                   "time": body.time.astimezone(dt.UTC), "received_at": now(),
+                                   "values": body.values}).scalar() is not None
 
 
 def list_metrics(engine: Engine, bot_id: int) -> list[dict[str, Any]]:
