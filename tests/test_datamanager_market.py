@@ -82,13 +82,14 @@ def test_collect_adds_only_what_is_new_and_serves_it(sim, tmp_path: Path, db_url
         dm.stop()
 
 
-def test_collect_every_keeps_collecting(sim, tmp_path: Path) -> None:
-    del sim  # the local Tradier server is up and in the environment
+@pytest.mark.usefixtures("sim")
+def test_collect_every_keeps_collecting(tmp_path: Path) -> None:
     passes = _collect(tmp_path, None, "--every", "1s", "--runs", "2")
     assert [p["bars_added"] for p in passes] == [START + 1, 0]
 
 
-def test_collect_refuses_bad_options(sim, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("sim")
+def test_collect_refuses_bad_options(tmp_path: Path) -> None:
     for args, words in [(["--interval", "7sec"], "--interval"), (["--every", "soon"], "--every"),
                         (["--symbols", ","], "--symbols"), (["--db", "mysql://x/y"], "mysql")]:
         r = CliRunner().invoke(cli, ["--home", str(tmp_path), "data", "collect", *args])

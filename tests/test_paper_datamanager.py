@@ -79,3 +79,29 @@ def test_a_paper_session_reports_to_a_live_data_manager(promoted, tmp_path: Path
         assert json.loads((rdir / "metrics.json").read_text())["metrics"] == original["metrics"]
     finally:
         server.stop()
+
+
+def test_reporting_settings_are_checked_before_a_session_starts(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from experiments.paper.reporting import load_settings
+    from trader.errors import SpecError
+
+    monkeypatch.delenv("DATA_MANAGER_API_KEY", raising=False)
+    monkeypatch.delenv("DATA_MANAGER_ADMIN_TOKEN", raising=False)
+    assert load_settings(tmp_path).enabled is False  # no paper.yaml: off
+    (tmp_path / "paper.yaml").write_text("data_manager:\n  enabled: true\n")
+    with pytest.raises(SpecError, match="base_url"):
+        load_settings(tmp_path)
+    (tmp_path / "paper.yaml").write_text("data_manager:\n  enabled: true\n  base_url: http://127.0.0.1:9\n")
+    with pytest.raises(SpecError, match="DATA_MANAGER_API_KEY"):
+        load_settings(tmp_path)
+    with pytest.raises(SpecError, match="http://"):
+        load_settings(tmp_path, "127.0.0.1:9")
+    (tmp_path / "paper.yaml").write_text("data_manager:\n  enabled: true\n  apikey: x\n")
+    with pytest.raises(SpecError, match="data_manager.apikey"):
+        load_settings(tmp_path)
+    monkeypatch.setenv("DATA_MANAGER_API_KEY", "dm_k")
+    (tmp_path / "paper.yaml").write_text("max_open_positions: 1\ndata_manager:\n  base_url: http://h:1\n")
+    settings = load_settings(tmp_path, "http://other:2")
+    assert settings.enabled and settings.base_url == "http://other:2" and settings.api_key == "dm_k"
+    assert "dm_k" not in repr(settings)

@@ -66,6 +66,8 @@ def load_settings(home: Path, report_to: str | None = None) -> DataManagerSettin
         settings.enabled, settings.base_url = True, report_to
     if settings.enabled and not settings.base_url:
         raise SpecError(f"{path}: data_manager.enabled is true but base_url is missing")
+    if settings.enabled and not str(settings.base_url).startswith(("http://", "https://")):
+        raise SpecError(f"the Data Manager URL {settings.base_url!r} must start with http:// or https://")
     if settings.enabled and not (settings.api_key or settings.admin_token):
         raise SpecError(f"reporting to a Data Manager needs a bot key (data_manager.api_key or {KEY_ENV}) or the "
                         f"admin token to register one (data_manager.admin_token or {ADMIN_ENV})")
