@@ -142,3 +142,12 @@ def test_options_refusals():
         validate_options(df)
     with pytest.raises(DataError, match="missing column.*bid"):
         validate_options(_options().drop(columns="bid"))
+
+
+@pytest.mark.parametrize("text", ["7sec", "30s", "90s", "0min", "-5min", "8h", "fortnightly", ""])
+def test_an_interval_that_is_not_whole_minutes_is_refused_not_read_as_daily(text: str) -> None:
+    from trader.market.validate import interval_minutes
+
+    with pytest.raises(DataError, match="Unsupported bar interval"):
+        interval_minutes(text)
+    assert [interval_minutes(t) for t in ("1min", "5min", "15min", "1h", "1day")] == [1, 5, 15, 60, 0]

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from experiments.home import home_dir
-from trader.errors import DataError
+from trader.errors import DataError, GaussianError
 
 if TYPE_CHECKING:
     from trader.market.base import Market
@@ -179,3 +179,88 @@ def show(
         console.print(market.meta["description"])
     for gap in (market.meta.get("gaps") or [])[:10]:
         console.print(f"  gap: {gap['kind']} {gap['start']} .. {gap['end']} ({gap['bars']} bars)")
+
+
+@app.command("collect")
+def collect(
+    symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated symbols.")] = "SPY",
+    interval: Annotated[str, typer.Option("--interval", help="Bar interval: 1min, 5min, 15min, ..., 1day.")] = "1min",
+    chains: Annotated[bool, typer.Option("--chains", help="Also store option-chain snapshots.")] = False,
+    days: Annotated[int, typer.Option("--days", min=1, help="Sessions to fetch when nothing is stored yet.")] = 5,
+    expirations: Annotated[int, typer.Option("--expirations", min=1, help="With --chains: the nearest N "
+                                             "expirations.")] = 2,
+    every: Annotated[str | None, typer.Option("--every", help="Keep collecting every 30s / 15m / 1h "
+                                              "(APScheduler) until Ctrl-C.")] = None,
+    runs: Annotated[int | None, typer.Option("--runs", min=1, help="With --every: stop after this many "
+                                             "passes.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (default <home>/datamanager.db; "
+                                           "postgresql://... works too).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each pass as one JSON line.")] = False,
+) -> None:
+    """Pull bars (and option chains) from Tradier (TRADIER_TOKEN, TRADIER_ACCOUNT_ID, TRADIER_BASE_URL) into the
+    Data Manager's database, adding only what is not stored yet."""
+    from experiments.web.datamanager.collector import check_interval, collect_once, parse_every
+    from experiments.web.datamanager.db import open_database
+    from trader.broker.tradier_client import TradierClient
+
+    names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    bad = [s for s in names if not _NAME.match(s)]
+    if not names or bad:
+        raise DataError(f"--symbols {symbols!r}: give symbols like SPY or SPY,QQQ")
+    check_interval(interval)
+    period = parse_every(every) if every else None
+    engine = open_database(home_dir(), db)
+    client = TradierClient.from_env()
+
+    def one_pass() -> None:
+        result = collect_once(engine, client, names, interval, chains=chains, days=days, expirations=expirations)
+        if as_json:
+            typer.echo(json.dumps(result))
+            return
+        for r in result:
+            console.print(f"{r['symbol']} {r['interval']}: {r['bars_added']:,} new bars"
+                          + (f", {r['chain_rows_added']:,} chain rows" if chains else "")
+                          + f" ({r['from']}..{r['to']})")
+
+    try:
+        if period is None:
+            one_pass()
+        else:
+            _collect_every(one_pass, period, runs)
+    finally:
+        client.close()
+        engine.dispose()
+
+
+def _collect_every(job: Any, seconds: float, runs: int | None) -> None:
+    """Run `job` now and every `seconds` under APScheduler (one at a time), `runs` times or until Ctrl-C; a failed
+    pass is reported and the next one tries again."""
+    import datetime as dt
+    import threading
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    done = threading.Event()
+    count = 0
+
+    def tick() -> None:
+        nonlocal count
+        try:
+            job()
+        except GaussianError as exc:
+            typer.secho(f"collect failed (retrying next pass): {exc}", fg=typer.colors.YELLOW, err=True)
+        count += 1
+        if runs is not None and count >= runs:
+            done.set()
+
+    sched = BackgroundScheduler()
+    sched.add_job(tick, "interval", seconds=seconds, next_run_time=dt.datetime.now(dt.UTC), max_instances=1,
+                  coalesce=True)
+    sched.start()
+    try:
+        while not done.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sched.shutdown(wait=True)

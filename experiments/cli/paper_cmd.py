@@ -42,14 +42,17 @@ def session_table(doc: dict[str, Any], session_dir: Path) -> Table:
 
 
 def _run(run: str | None, venue: str, day: str | None, market: str | None, session: str | None,
-         bars: int | None, overrides: dict[str, Any], arrays: str, as_json: bool, resume: bool) -> None:
+         bars: int | None, overrides: dict[str, Any], arrays: str, as_json: bool, resume: bool,
+         report_to: str | None = None) -> None:
     from experiments.home import home_dir
+    from experiments.paper import reporting
     from experiments.paper.guard import load_limits
     from experiments.paper.venues import load_pipeline, open_session
 
     home = home_dir()
     when = dt.date.fromisoformat(day) if day else None
     limits = load_limits(home, overrides)
+    report = reporting.load_settings(home, report_to)
     pipe = load_pipeline(run)
     data = None
     if market:
@@ -70,10 +73,18 @@ def _run(run: str | None, venue: str, day: str | None, market: str | None, sessi
         console.print(f"{row['time'][:16]}  equity {row['equity']:,.2f}  open {row['n_open']}"
                       + (f"  {acts}" if acts else "") + (f"  [stopped: {row['stopped']}]" if row["stopped"] else ""))
 
+    reporter = reporting.attach(paper, home, report)
+    doc = None
     try:
         doc = paper.run(max_bars=bars, on_bar=show)
     finally:
         place.close()
+        if reporter is not None and doc is None:  # the session failed: what is queued waits for the next one
+            reporter.close(report.flush_seconds)
+    if reporter is not None:
+        left = reporting.finish(reporter, paper, doc, report)
+        if left and not as_json:
+            console.print(f"[yellow]{left} Data Manager report(s) wait in the outbox[/yellow] (sent next session)")
     if as_json:
         typer.echo(json.dumps({"session_dir": str(paper.dir), **doc}, default=str))
     else:
@@ -108,6 +119,8 @@ def register(cli: typer.Typer) -> None:
         arrays: Annotated[str, typer.Option("--arrays", help="stream (default) or recompute the per-bar "
                                             "arrays each bar.")] = "stream",
         as_json: Annotated[bool, typer.Option("--json", help="Print the session's metrics as JSON.")] = False,
+        report_to: Annotated[str | None, typer.Option("--report-to", help="Report the bot to this Data Manager "
+                                                      "URL (see paper.yaml's data_manager).")] = None,
     ) -> None:
         """Paper-trade the promoted model's exact pipeline, one bar at a time, with kill switches and a journal."""
         from experiments.paper.venues import VENUES
@@ -118,7 +131,7 @@ def register(cli: typer.Typer) -> None:
             _refuse("--day and --market apply to --venue replay only (the other venues trade today)")
         overrides = {"max_daily_loss": max_daily_loss, "max_open_positions": max_open_positions,
                      "max_orders_per_minute": max_orders_per_minute, "halt_file": halt_file}
-        _run(run, venue, day, market, session, bars, overrides, arrays, as_json, resume)
+        _run(run, venue, day, market, session, bars, overrides, arrays, as_json, resume, report_to)
 
     @cli.command("live")
     def live(

@@ -51,6 +51,7 @@ def load_limits(home: Path, overrides: dict[str, Any] | None = None) -> PaperLim
         if loaded is not None and not isinstance(loaded, dict):
             raise SpecError(f"{path} must hold a mapping of kill-switch settings")
         doc = dict(loaded or {})
+        doc.pop("data_manager", None)  # the reporter's settings (experiments/paper/reporting.py)
         if set(doc) == {"kill_switches"}:
             doc = dict(doc["kill_switches"] or {})
     doc.update({k: v for k, v in (overrides or {}).items() if v is not None})

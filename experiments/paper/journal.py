@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,14 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []  # hear each event once it is written
 
     def __call__(self, event: str, **data: Any) -> None:
-        """Append one event."""
-        append_jsonl(self.path, {"event": event, "at": pd.Timestamp.now(tz="UTC").isoformat(), **data})
+        """Append one event, then pass it to the listeners."""
+        record = {"event": event, "at": pd.Timestamp.now(tz="UTC").isoformat(), **data}
+        append_jsonl(self.path, record)
+        for listener in self.listeners:
+            listener(record)
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Every event (or those of one kind), oldest first."""

@@ -203,8 +203,12 @@ def interval_minutes(interval: str) -> int:
     """Minutes in an intraday interval string ("1min", "5min", "1h"); 0 for "1day"."""
     if interval == "1day":
         return 0
-    td = pd.Timedelta(interval)
-    if td <= pd.Timedelta(0) or td > pd.Timedelta(hours=7):
+    try:
+        td = pd.Timedelta(interval)
+    except ValueError:
+        td = pd.Timedelta(0)
+    # a part of a minute would round to 0, which means daily: refuse it instead
+    if td <= pd.Timedelta(0) or td > pd.Timedelta(hours=7) or td % pd.Timedelta(minutes=1):
         raise DataError(f"Unsupported bar interval {interval!r}; use e.g. 1min, 5min, 15min, 30min, 1h or 1day.")
     return int(td.total_seconds() // 60)
 
