@@ -20,9 +20,12 @@ def register(cli: typer.Typer) -> None:
         port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 5050,
         no_alerts: Annotated[bool, typer.Option("--no-alerts", help="Do not deliver the alerts.yaml "
                                                 "webhooks.")] = False,
+        db: Annotated[str | None, typer.Option("--db", help="The Data Manager's database: a SQLAlchemy URL such as "
+                                               "postgresql://user@host/db (default: SQLite at "
+                                               "<home>/datamanager.db).")] = None,
     ) -> None:
         """The web dashboard: overview, idea review, runs, promotion and paper, with a JSON API under /api/v1."""
         from experiments.home import home_dir
         from experiments.web.serve import serve_home
 
-        serve_home(home or home_dir(), host, port, alerts=not no_alerts, echo=typer.echo)
+        serve_home(home or home_dir(), host, port, alerts=not no_alerts, echo=typer.echo, db_url=db)

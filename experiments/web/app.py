@@ -63,10 +63,12 @@ class _HomeAndHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(home: Path, token: str | None = None, *, alerts: bool = False) -> FastAPI:
+def create_app(home: Path, token: str | None = None, *, alerts: bool = False, datamanager: bool = True,
+               db_url: str | None = None) -> FastAPI:
     """The dashboard over `home`. `token` guards every state-changing request (default: GAUSSIAN_WEB_TOKEN, else
     <home>/web_token, generated at first use with mode 600). With `alerts`, a thread delivers the home's
-    alerts.yaml webhooks while the app runs."""
+    alerts.yaml webhooks while the app runs. With `datamanager`, the Data Manager (bots API, competition, market
+    bars) is mounted on the same app over `db_url` (default <home>/datamanager.db), its admin token the web token."""
     from experiments.web import api, pages
     from experiments.web.auth import env_token
 
@@ -113,6 +115,10 @@ def create_app(home: Path, token: str | None = None, *, alerts: bool = False) ->
 
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(pages.router)
+    if datamanager:
+        from experiments.web.datamanager import mount_datamanager
+
+        mount_datamanager(app, home, db_url, token)
 
     if alerts:
         from experiments.web.alerts import AlertDispatcher, load_alerts

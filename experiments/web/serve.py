@@ -9,8 +9,9 @@ from experiments.web.auth import TOKEN_ENV, check_bind, env_token, token_path
 
 
 def serve_home(home: Path, host: str = "127.0.0.1", port: int = 5050, *, alerts: bool = True,
-               echo: Callable[[str], None] = print) -> None:
-    """Serve `home` on host:port; refuses a non-loopback host unless GAUSSIAN_WEB_TOKEN is set."""
+               echo: Callable[[str], None] = print, db_url: str | None = None) -> None:
+    """Serve `home` on host:port (the Data Manager over `db_url`, default <home>/datamanager.db); refuses a
+    non-loopback host unless GAUSSIAN_WEB_TOKEN is set."""
     import uvicorn
 
     from experiments.web.alerts import load_alerts
@@ -20,7 +21,7 @@ def serve_home(home: Path, host: str = "127.0.0.1", port: int = 5050, *, alerts:
     home = Path(home).expanduser().resolve()
     if alerts:
         load_alerts(home)  # a malformed alerts.yaml stops the start with its one-line error
-    app = create_app(home, alerts=alerts)
+    app = create_app(home, alerts=alerts, db_url=db_url)
     shown = f"[{host}]" if ":" in host else host
     echo(f"gaussian dashboard for {home} on http://{shown}:{port}/")
     if app.state.token_created:
