@@ -398,3 +398,17 @@ def test_unknown_paths_and_runs_to_promote_are_404s(site: tuple[TestClient, Path
     r = client.post("/api/v1/promotion/promote", json={"run": "20990101-000000-ffffff-0009"}, headers=AUTH)
     assert r.status_code == 404 and "20990101-000000-ffffff-0009" in r.json()["error"]
     assert not (home / "runs" / "promotions.jsonl").exists()
+
+
+def test_a_new_run_shows_on_the_leaderboard_at_once(site: tuple[TestClient, Path, list[str]]) -> None:
+    from tests.analysis_fixtures import fixed_trades, spec_dict, write_run
+
+    client, home, _ = site
+    assert len(client.get("/api/v1/runs").json()["rows"]) == 2  # read and kept
+    new = "20240203-120000-cccccc-0003"
+    d = write_run(home / "runs", fixed_trades(48, 5), spec_dict({"name": "new"}), run_id=new)
+    from experiments.runs import ledger
+
+    ledger.record(new, "h", "done", json.loads((d / "metrics.json").read_text())["metrics"])
+    doc = client.get("/api/v1/runs").json()
+    assert new in [r["run_id"] for r in doc["rows"]] and doc["trials"] == 3

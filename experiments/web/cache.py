@@ -8,6 +8,7 @@ cached: each request reads them again and reports the error. Callers must not mo
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,39 @@ class QueueCache:
 
 QUEUES = QueueCache()
 """The cache of this process (a dashboard serves one home)."""
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class FileMemo:
+    """A value computed from files, kept while none of the files it names changes and for at most `max_age`
+    seconds (for what the named files do not fully capture, such as a file inside a run folder)."""
+
+    def __init__(self, max_age: float = 5.0) -> None:
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._memo: dict[str, tuple[tuple[Any, ...], float, Any]] = {}
+
+    def get(self, name: str, paths: list[Path], fn: Callable[[], Any]) -> Any:
+        """fn(), or the value it gave last time if the files are unchanged and it is younger than max_age."""
+        key = tuple((str(p), _stamp(p)) for p in paths)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._memo.get(name)
+            if hit is not None and hit[0] == key and now - hit[1] < self.max_age:
+                return hit[2]
+        value = fn()
+        with self._lock:
+            self._memo[name] = (key, now, value)
+        return value
+
+
+MEMO = FileMemo()
+"""The memo of this process (the leaderboard: every run folder read once per change of the runs folder, the
+ledger, promoted.json or the queue, or every few seconds)."""

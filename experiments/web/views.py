@@ -19,6 +19,7 @@ from experiments.paper.journal import load_state
 from experiments.promotion.gate import (
     current_promoted,
     load_gate,
+    promoted_path,
     promotion_history,
     sealed_holdout_check,
     validation_checks,
@@ -28,7 +29,7 @@ from experiments.runs import ledger
 from experiments.runs.store import read_json
 from experiments.spec.io import spec_diff
 from experiments.spec.io import spec_hash as hash_spec
-from experiments.web.cache import QUEUES
+from experiments.web.cache import MEMO, QUEUES
 from trader.errors import GaussianError, StateError
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -162,8 +163,11 @@ def run_dir(run_id: str) -> Path:
 
 
 def runs() -> dict[str, Any]:
-    """The leaderboard (`gaussian leaderboard --json`), with the DSR's trial count."""
-    return {"rows": leaderboard(), "note": trials_note(), "trials": ledger.trial_count()}
+    """The leaderboard (`gaussian leaderboard --json`), with the DSR's trial count (kept until a run folder
+    appears, a run is recorded in the ledger, the promotion or the queue changes, or for a few seconds)."""
+    watched = [runs_dir(), ledger.ledger_path(), promoted_path(), queue_path()]
+    return MEMO.get(f"leaderboard:{runs_dir()}", watched, lambda: {"rows": leaderboard(), "note": trials_note(),
+                                                                   "trials": ledger.trial_count()})
 
 
 def _plots(d: Path) -> list[str]:
