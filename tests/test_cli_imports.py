@@ -1,4 +1,4 @@
-"""The read-only commands start fast: none of them imports torch, the anthropic SDK, scipy or pandas.
+"""The read-only commands start fast: none of them imports torch, the anthropic SDK, scipy, pandas or numpy.
 
 Each command runs in a fresh interpreter (the real console entry point) against a home holding a queued idea and a
 finished run, and reports the modules it loaded at exit. A command module that imports a heavy library at module
@@ -19,7 +19,7 @@ from experiments.home import set_home
 from experiments.runs.runner import run_experiment
 from experiments.spec.io import load_spec
 
-HEAVY = ("torch", "anthropic", "scipy", "pandas", "xgboost", "sklearn", "hmmlearn", "matplotlib")
+HEAVY = ("torch", "anthropic", "scipy", "pandas", "numpy", "xgboost", "sklearn", "hmmlearn", "matplotlib")
 READ_ONLY = [
     ["--help"], ["queue", "--help"], ["queue", "list"], ["queue", "show", "1"], ["status"], ["status", "--json"],
     ["runs", "list"], ["runs", "show", "RUN"], ["leaderboard"], ["leaderboard", "--json"], ["run", "--help"],

@@ -35,7 +35,7 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         q = IdeaQueue.from_home()
         ids = {name: add_idea(q, name, lb, priority=p)
                for name, lb, p in (("boom", 11, 5), ("sleepy", 12, 4), ("hog", 13, 3), ("splat", 14, 2),
-                                   ("fine", 15, 1))}
+                                   ("fine", 16, 1))}  # 15 is the base's own value: a no-op
         cfg = OptimizerConfig(once=True, agent=True, agent_backlog=10, timeout_s=TIMEOUT_S, memory_mb=1500.0,
                               heartbeat_s=0.5, stale_after_s=5.0, poll_s=0.2, analyze=False)
         results = run_optimizer(cfg, agent_fn=broken_agent)
