@@ -26,16 +26,21 @@ BASE = "entry: {type: momentum}\ndata: {sessions: SESSIONS}\nsplits: {embargo_ba
 
 def _home(root: Path, name: str, n: int, cycles: int, sessions: int) -> Path:
     from agents.sink import Source
+    from experiments.home import set_home
     from experiments.ideas.queue import IdeaQueue
 
     home = root / name
     home.mkdir()
     (home / "base_spec.yaml").write_text(BASE.replace("SESSIONS", str(sessions)).replace("CYCLES", str(cycles)))
-    q = IdeaQueue(home / "queue" / "ideas.json")
-    for k in range(n):
-        idea = q.propose(f"lookback {10 + k}", "benchmark", "benchmark", {"entry.momentum.lookback_bars": 10 + k},
-                         Source(kind="human", name="bench"))
-        q.approve(idea.id, "human:bench")
+    set_home(home)  # the ideas' specs are made from this home's base spec
+    try:
+        q = IdeaQueue.from_home()
+        for k in range(n):
+            idea = q.propose(f"lookback {10 + k}", "benchmark", "benchmark",
+                             {"entry.momentum.lookback_bars": 10 + k}, Source(kind="human", name="bench"))
+            q.approve(idea.id, "human:bench")
+    finally:
+        set_home(None)
     return home
 
 

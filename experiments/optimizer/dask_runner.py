@@ -150,7 +150,11 @@ class DaskRunner:
                                             f"(--max-attempts {opt.cfg.max_attempts})", executed=True)
 
     def _collect(self) -> bool:
-        """Record every finished task; True when any finished."""
+        """Record every finished task; True when any finished. A task whose lease was lost is stopped."""
+        for f in list(self.flights.values()):
+            if f.heartbeat.lost.is_set() and not f.future.done():
+                log.warning("idea %s: its lease was lost (%s); stopping its experiment", f.idea.id, f.heartbeat.error)
+                self.pool.cancel([f.future])
         done = [f for f in list(self.flights.values()) if f.future.done()]
         for flight in done:
             self._finish(flight)
@@ -169,6 +173,9 @@ class DaskRunner:
         from distributed import KilledWorker
 
         opt = self.opt
+        if flight.future.cancelled():
+            self._finish_failed(flight, "its Dask task was cancelled")
+            return
         try:
             res = flight.future.result()
         except KilledWorker as exc:

@@ -3,6 +3,7 @@
 - runner (one at a time, coalesced): lease the next approved idea by priority, run it in a contained child
   process (experiments.runs.containment: wall-clock timeout, memory cap, log tail), record done/failed on the idea,
   the analysis being written by the child after the run; then, with auto-promote, apply the promotion gate.
+  With `workers` > 1 or a `scheduler`, the runner hands this to experiments.optimizer.dask_runner: N at once.
 - agent: the meta-agent job (experiments.optimizer.agent_job.run_agent_job) every `agent_interval_s` and whenever the
   approved backlog falls below `agent_backlog`; its failures are logged and shown by `gaussian status`, never
   fatal to the runner.
