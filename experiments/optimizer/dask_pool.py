@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,18 @@ class DaskPool:
             self._placements[token] = Placement(idea_id=idea_id)
         return self.client.submit(run_task, token, job, ledger_lines, inputs, timeout_s, memory_mb, 1,
                                   key=f"gaussian-{token}", pure=False, retries=0)
+
+    def wait_any(self, futures: list[Any], timeout_s: float) -> None:
+        """Return when one of `futures` finishes, or after `timeout_s` (at once when there are none)."""
+        if not futures:
+            time.sleep(timeout_s)
+            return
+        from distributed import wait
+
+        try:
+            wait(futures, timeout=timeout_s, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return
 
     def forget(self, token: str) -> None:
         """Drop a finished task's placement."""

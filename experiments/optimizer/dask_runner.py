@@ -99,7 +99,7 @@ class DaskRunner:
             self._reruns()
             if self._collect():
                 opt._maybe_trigger_agent()
-            time.sleep(COLLECT_POLL_S)
+            self.pool.wait_any([f.future for f in self.flights.values()], COLLECT_POLL_S)
 
     def _fill(self) -> bool:
         """Lease and submit ideas while there is room; True when the queue had no approved idea left."""
