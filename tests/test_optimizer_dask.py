@@ -292,3 +292,26 @@ def test_an_unreachable_scheduler_is_one_error_line_naming_it(tmp_path: Path) ->
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert out.stderr.strip() == f"error: cannot reach the Dask scheduler at {address}: Connection refused"
     assert not (home / "runs" / "optimizer.lock").exists(), "refused before the optimizer started"
+
+
+@pytest.mark.slow
+def test_a_killed_local_coordinator_takes_its_workers_and_experiments_with_it(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    set_home(home)
+    try:
+        ids = [add_idea(IdeaQueue.from_home(), "slowpoke", 10 + k) for k in range(2)]
+    finally:
+        set_home(None)
+    log = home / "optimizer.out"
+    env = {**_env("slowpoke:slow"), "GAUSSIAN_TEST_SLOW_S": "120"}
+    coordinator = start(home, ["optimize", "--once", "--workers", "2", *CLI_FAST], env, log)
+    try:
+        wait_for(lambda: all(_worker_running(home, i) for i in ids), 90, "both experiments to start", log)
+        family = [c.pid for c in psutil.Process(coordinator.pid).children(recursive=True)]
+        coordinator.send_signal(signal.SIGKILL)
+        coordinator.wait(10)
+    finally:
+        if coordinator.poll() is None:
+            coordinator.kill()
+    assert len(family) >= 4  # two worker processes (and their nanny's helpers) and two experiment processes
+    wait_for(lambda: all(_gone(pid) for pid in family), 30, "the workers and experiments to stop", log)
