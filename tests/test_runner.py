@@ -63,6 +63,28 @@ def test_same_spec_gives_byte_identical_metrics(tmp_path: Path) -> None:
     assert docs[0].replace(json.loads(docs[0])["run_id"], "X") == docs[1].replace(json.loads(docs[1])["run_id"], "X")
 
 
+def test_metrics_json_does_not_depend_on_the_cache_or_the_clock(tmp_path: Path) -> None:
+    """Whatever differs between two places a run may happen (market generated or read from the cache, wall-clock
+    fit times) must stay out of metrics.json: the Dask path compares it byte for byte with the local path."""
+    import shutil
+
+    spec = [s for s in SMALL if not s.startswith("exits.model")] + ["exits.model.enabled=true"]
+    docs = []
+    for k in range(2):
+        if k == 1:  # the second home has the first one's market cache but an empty ledger
+            shutil.copytree(tmp_path / "h0" / "data", tmp_path / "h1" / "data")
+        set_home(tmp_path / f"h{k}")
+        try:
+            res = run_experiment(load_spec(None, spec), analyze=False)
+        finally:
+            set_home(None)
+        text = (res.run_dir / "metrics.json").read_text()
+        docs.append(text.replace(res.run_id, "X"))
+        timings = json.loads((res.run_dir / "timings.json").read_text())
+        assert "exit_model.train_seconds" in timings and "_seconds" not in text
+    assert docs[0] == docs[1]
+
+
 def test_failed_run_is_counted_in_the_ledger(home: Path) -> None:
     with pytest.raises(DataError):
         run_experiment(load_spec(None, [*SMALL, "data.source=file", "data.path=missing-bars.csv"]), analyze=False)

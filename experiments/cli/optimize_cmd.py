@@ -47,20 +47,30 @@ def register(cli: typer.Typer) -> None:
                                           help="Seconds of silence after which a lease is reaped."),
         max_attempts: int = typer.Option(3, "--max-attempts", min=1, help="Runs an idea may start."),
         poll: float = typer.Option(5.0, "--poll", min=0.1, help="Seconds between looks at an empty queue."),
+        workers: int | None = typer.Option(None, "--workers", help="Run up to N experiments at once on a local "
+                                                                  "Dask cluster (1: one at a time, as without it)."),
+        scheduler: str | None = typer.Option(None, "--scheduler", help="Submit the experiments to the Dask "
+                                                                       "scheduler at tcp://HOST:8786 instead."),
     ) -> None:
-        """Run approved ideas unattended (one at a time, each in a contained child process) and propose more."""
+        """Run approved ideas unattended (each in a contained child process, N at once with --workers / --scheduler)
+        and propose more."""
         from pydantic import ValidationError
 
+        from experiments.optimizer.dask_pool import check_workers, probe_scheduler
         from experiments.optimizer.loop import OptimizerConfig, parse_until, run_optimizer
         from experiments.spec.io import describe_validation_error
 
+        check_workers(workers, memory_mb, scheduler)
+        if scheduler is not None:
+            probe_scheduler(scheduler)
         try:
             cfg = OptimizerConfig(
                 max_experiments=max_experiments, until=parse_until(until) if until else None, once=once,
                 auto_promote=auto_promote, agent=not no_agent, offline=True if offline else None,
                 max_proposals=max_proposals, agent_interval_s=agent_every * 60.0, agent_backlog=agent_backlog,
-                timeout_s=timeout, memory_mb=memory_mb, threads=threads, warm_start=warm, cycles=cycles, heartbeat_s=heartbeat,
-                stale_after_s=stale_after, max_attempts=max_attempts, poll_s=poll,
+                timeout_s=timeout, memory_mb=memory_mb, threads=threads, warm_start=warm, cycles=cycles,
+                heartbeat_s=heartbeat, stale_after_s=stale_after, max_attempts=max_attempts, poll_s=poll,
+                workers=workers, scheduler=scheduler,
             )
         except ValidationError as err:
             raise GaussianError(describe_validation_error(err, "optimize options")) from None
@@ -143,6 +153,14 @@ def _print_status(doc: dict[str, Any]) -> None:
                       f"{opt.get('experiments_run', 0)} experiment(s) this session)", highlight=False)
     else:
         console.print(f"[bold]optimizer[/] not running: {opt.get('why')}", highlight=False)
+    for w in (opt.get("workers") or []) if opt.get("running") else []:
+        if "error" in w:
+            console.print(f"  [red]workers[/]: {w['error']}", highlight=False)
+        elif w.get("idea_id"):
+            console.print(f"  worker {w['address']} (pid {w.get('pid')}): idea {w['idea_id']} ({w.get('title')}) "
+                          f"since {w.get('since')}, start {w.get('starts')}", highlight=False)
+        else:
+            console.print(f"  worker {w['address']}: idle", highlight=False)
     cur = opt.get("current") if opt.get("running") else None
     if cur:
         console.print(f"  running idea {cur['idea_id']} ({cur['title']}) since {utc_text(cur['since'])}, "

@@ -28,7 +28,7 @@ from experiments.spec.model import ExperimentSpec
 from trader.errors import SpecError
 
 Action = Literal[
-    "propose", "approve", "reject", "edit", "priority", "start", "complete", "fail", "release", "reap"
+    "propose", "approve", "reject", "edit", "priority", "start", "complete", "fail", "release", "reap", "retry"
 ]
 
 # Statuses whose spec hash blocks a new proposal with the same hash.
@@ -46,6 +46,8 @@ ACTIONS: dict[str, tuple[frozenset[Status], frozenset[Status]]] = {
     "fail": (frozenset({Status.RUNNING}), frozenset({Status.FAILED})),
     "release": (frozenset({Status.RUNNING}), frozenset({Status.APPROVED})),
     "reap": (frozenset({Status.RUNNING}), frozenset({Status.APPROVED, Status.FAILED})),
+    # the worker running a leased idea died and the run starts again elsewhere, under the same lease
+    "retry": (frozenset({Status.RUNNING}), frozenset({Status.RUNNING})),
 }
 
 # The status graph implied by ACTIONS (self-loops of edit/priority included).

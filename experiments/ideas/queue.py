@@ -473,6 +473,17 @@ class IdeaQueue:
 
         return self._change(ref, apply)
 
+    def retry(self, ref: str, worker_id: str, note: str) -> Idea:
+        """A leased idea starts again on another machine (its worker died): the attempt is counted, the lease kept."""
+        def apply(idea: Idea, state: QueueState, now: dt.datetime) -> None:
+            lease = self._owned(idea, worker_id)
+            idea.attempts += 1
+            idea.record("retry", Status.RUNNING, _worker_actor(worker_id), f"attempt {idea.attempts}: {note}",
+                        when=now)
+            lease.heartbeat = now
+
+        return self._change(ref, apply)
+
     def reap_stale(self, grace_seconds: float, max_attempts: int, now: dt.datetime | None = None) -> list[Idea]:
         """Running ideas silent for over `grace_seconds` go back to approved, or to failed at `max_attempts`."""
         if max_attempts < 1:

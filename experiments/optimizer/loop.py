@@ -3,6 +3,7 @@
 - runner (one at a time, coalesced): lease the next approved idea by priority, run it in a contained child
   process (experiments.runs.containment: wall-clock timeout, memory cap, log tail), record done/failed on the idea,
   the analysis being written by the child after the run; then, with auto-promote, apply the promotion gate.
+  With `workers` > 1 or a `scheduler`, the runner hands this to experiments.optimizer.dask_runner: N at once.
 - agent: the meta-agent job (experiments.optimizer.agent_job.run_agent_job) every `agent_interval_s` and whenever the
   approved backlog falls below `agent_backlog`; its failures are logged and shown by `gaussian status`, never
   fatal to the runner.
@@ -83,6 +84,14 @@ class OptimizerConfig(BaseModel):
     warm_start: bool = Field(True, description="fork each experiment from a process that imported everything once")
     cycles: int | None = Field(None, ge=10, description="bound on evaluation bars for every run")
     analyze: bool = Field(True, description="write ANALYSIS.md after each run")
+    workers: int | None = Field(None, description="experiments at once on a Dask LocalCluster (>1), or the cap "
+                                                  "on experiments in flight with a scheduler (None: 1 locally)")
+    scheduler: str | None = Field(None, description="address of an existing Dask scheduler (tcp://HOST:8786)")
+
+    @property
+    def on_dask(self) -> bool:
+        """True when experiments run as Dask tasks rather than one at a time in a local child."""
+        return self.scheduler is not None or (self.workers or 1) > 1
 
     @model_validator(mode="after")
     def _consistent(self) -> OptimizerConfig:
@@ -181,6 +190,7 @@ class Optimizer:
         self._idle_since: float | None = None
         self._sched: BackgroundScheduler | None = None
         self._status_lock = threading.Lock()
+        self.pool: Any = None  # experiments.optimizer.dask_runner.DaskRunner with --workers N / --scheduler
 
     # ----- control ---------------------------------------------------------------------------------------
 
@@ -235,6 +245,17 @@ class Optimizer:
 
     def _run_locked(self) -> list[dict[str, Any]]:
         log.info("optimizer %s started (pid %d)%s", self.wid, os.getpid(), self._bounds_text())
+        if self.cfg.on_dask:
+            from experiments.optimizer.dask_runner import DaskRunner
+
+            self.pool = DaskRunner(self).open()
+        try:
+            return self._run_scheduled()
+        finally:
+            if self.pool is not None:
+                self.pool.close()
+
+    def _run_scheduled(self) -> list[dict[str, Any]]:
         old: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -306,6 +327,9 @@ class Optimizer:
     def _runner_job(self) -> None:
         self._runner_busy.set()
         try:
+            if self.pool is not None:  # leases, runs and records up to the Dask pool's capacity at once
+                self.pool.run()
+                return
             while not self._stop.is_set():
                 self._check_bounds()
                 if self._stop.is_set():
@@ -520,6 +544,7 @@ class Optimizer:
             "experiments_run": self._experiments(), "counts": counts, "agent": agent,
             "last_results": [{k: v for k, v in r.items() if k != "counted"} for r in self.results[-5:]],
             "config": self.cfg.model_dump(mode="json"),
+            "workers": self.pool.workers() if self.pool is not None else None,
         }
         with self._status_lock:
             write_optimizer_status(doc)

@@ -5,11 +5,14 @@ result file this process writes; the child never touches the queue. It dies with
 Linux, plus a watchdog thread), so a killed optimizer leaves no orphan experiment behind.
 
 Modes:
-  run JOB RESULT      run the spec in JOB (JSON: idea_id, spec, cycles, analyze) into a run directory, then
+  run JOB RESULT      run the spec in JOB (JSON: idea_id, spec, cycles, analyze, and optionally relocated:
+                      {spec file path: local copy}) into a run directory, then
                       analyze it; RESULT gets {"status": "done", "run_id", "metrics", "analysis"} (written
                       before the analysis starts, so a run whose analysis dies is still complete) or
                       {"status": "error", "error", "traceback"}.
   holdout RUN RESULT  evaluate a finished run on the sealed holdout once (experiments.runs.runner.evaluate_holdout).
+
+GAUSSIAN_THREADS=N (set by a Dask worker, with OMP/MKL/OpenBLAS_NUM_THREADS) caps torch's threads at N.
 
 Test hook (documented, inert unless set): GAUSSIAN_TEST_FAULT makes an experiment misbehave at its first
 evaluation step, to test containment. Its value is a comma-separated list of `mode` (every experiment) or
@@ -35,6 +38,7 @@ from typing import Any
 FAULT_ENV = "GAUSSIAN_TEST_FAULT"
 SLOW_ENV = "GAUSSIAN_TEST_SLOW_S"
 FAULT_MODES = ("raise", "hang", "oom", "crash", "slow")
+THREADS_ENV = "GAUSSIAN_THREADS"
 PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("gaussian.child")
@@ -120,6 +124,10 @@ def run_job(job_path: Path, result_path: Path) -> int:
 
     job = json.loads(job_path.read_text(encoding="utf-8"))
     idea_id = job.get("idea_id")
+    if job.get("relocated"):
+        from experiments.runs.market_loader import relocate_files
+
+        relocate_files(job["relocated"])
     fired = threading.Event()
     fault: str | None = None
 
@@ -190,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     from experiments.home import set_home
 
     set_home(args.home)
+    if os.environ.get(THREADS_ENV):  # a Dask worker's experiment: one core's worth of threads
+        import torch
+
+        torch.set_num_threads(int(os.environ[THREADS_ENV]))
     if args.mode == "run":
         return run_job(Path(args.target), args.result)
     return run_holdout(args.target, args.result)

@@ -121,13 +121,17 @@ def _read_result(path: Path) -> dict[str, Any] | None:
 
 def run_contained(args: list[str], log_path: Path, result_path: Path, limits: Limits,
                   abort: Callable[[], bool] = lambda: False,
-                  on_start: Callable[[int], None] | None = None) -> ChildOutcome:
-    """Run `python -m experiments.runs.child ARGS` within the limits; return how it ended (never raises for it)."""
+                  on_start: Callable[[int], None] | None = None, home: Path | None = None,
+                  env: dict[str, str] | None = None) -> ChildOutcome:
+    """Run `python -m experiments.runs.child ARGS` within the limits; return how it ended (never raises for it).
+
+    `home` (default: this process's home) is the child's home; `env` adds to its environment.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     result_path.unlink(missing_ok=True)
-    argv = [*args, "--home", str(home_dir())]
+    argv = [*args, "--home", str(home or home_dir())]
     cmd = [sys.executable, "-m", "experiments.runs.child", *argv, "--parent", str(os.getpid())]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **thread_env(limits.threads)}
+    env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", **thread_env(limits.threads)}
     with open(log_path, "ab") as log:
         log.write(f"\n=== {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')} child_run {' '.join(args)}\n"
                   .encode())

@@ -11,6 +11,17 @@ from trader.errors import DataError
 from trader.market.base import Market
 
 log = logging.getLogger("gaussian.data")
+_relocated: dict[str, str] = {}
+
+
+def relocate_files(mapping: dict[str, str]) -> None:
+    """Read a spec's user files (data.path, data.options_path) from local copies: {path in the spec: copy}.
+
+    A Dask worker gets the coordinator's files scattered to it; each copy keeps its file name, so the market
+    (whose meta names only the file) is the one the spec describes.
+    """
+    _relocated.clear()
+    _relocated.update(mapping)
 
 
 def _cache_key(spec: ExperimentSpec) -> str:
@@ -33,14 +44,15 @@ def load_market_for(spec: ExperimentSpec) -> Market:
     elif d.source == "file":
         from trader.market.files import load_market_files
 
-        market = load_market_files(d.path, options_path=d.options_path, tz=d.timezone)
+        options = _relocated.get(d.options_path, d.options_path) if d.options_path else None
+        market = load_market_files(_relocated.get(d.path, d.path), options_path=options, tz=d.timezone)
     else:
         path = data_dir() / "_cache" / f"{d.source}-{_cache_key(spec)}"
         if path.exists():
             market = load_market(path)
-        else:
-            market = _build(spec)
-            save_market(market, path)
+        else:  # read back what was cached, so the first run sees the very market every later run will
+            save_market(_build(spec), path)
+            market = load_market(path)
     if needs_context(spec) and not market.context:
         market.context = _context(spec, market)
     return _window_and_interval(market, spec)

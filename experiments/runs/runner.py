@@ -136,6 +136,7 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
     }
     write_frame(run_dir / "trades.parquet", trades)
     write_frame(run_dir / "equity.parquet", _with_baselines(res.equity, rnd.equity, market, start, end, initial))
+    write_json(run_dir / "timings.json", split_timings(doc))
     write_json(run_dir / "metrics.json", doc)
     write_text(run_dir / "SUMMARY.txt", summary_text(run_id, spec, doc))
     return RunResult(run_id, run_dir, metrics, baselines)
@@ -150,6 +151,22 @@ def _with_baselines(equity: pd.DataFrame, random_equity: pd.DataFrame, market: A
     close = market.bars["close"].iloc[start:end].to_numpy(dtype=float)
     if len(close) == len(out) and len(close):
         out["baseline_buy_hold"] = initial * close / close[0]
+    return out
+
+
+def split_timings(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Take every `*_seconds` figure out of `doc` (nested too) and return them by dotted path.
+
+    Wall-clock times differ from machine to machine; kept out of metrics.json, the same spec and data give the
+    same metrics.json byte for byte wherever the run happened.
+    """
+    out: dict[str, Any] = {}
+    for key in list(doc):
+        value = doc[key]
+        if key.endswith("_seconds"):
+            out[prefix + key] = doc.pop(key)
+        elif isinstance(value, dict):
+            out.update(split_timings(value, f"{prefix}{key}."))
     return out
 
 

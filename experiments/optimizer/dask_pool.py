@@ -1,0 +1,272 @@
+"""The Dask side of `gaussian optimize --workers N / --scheduler ADDR`: the cluster, the client, inputs and events.
+
+`DaskPool` starts a `LocalCluster` (worker processes, one thread each) or connects to an existing scheduler,
+scatters a spec's user files once, submits experiments as tasks (experiments.runs.remote_task.run_task) and
+keeps, from the tasks' events, which worker runs what since when. Dask is imported only here and only when a
+pool is opened, so `gaussian --help` and `gaussian status` never import it.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from experiments.home import data_dir
+from experiments.runs.remote_task import TOPIC, run_task
+from trader.errors import GaussianError
+
+log = logging.getLogger("gaussian.optimizer")
+CONNECT_TIMEOUT_S = 10.0
+
+
+class PoolError(GaussianError):
+    """The Dask cluster cannot be started or reached, or the worker count is refused."""
+
+
+def check_workers(workers: int | None, memory_mb: float | None, scheduler: str | None) -> None:
+    """Refuse a worker count this machine cannot run: none, more than its cores, or more than its memory holds."""
+    if workers is None:
+        return
+    if workers < 1:
+        raise PoolError(f"--workers {workers}: at least 1 worker is needed")
+    if scheduler is not None:
+        return  # the cluster's machines are its own; --workers only caps the experiments in flight
+    if workers == 1:
+        return  # the local path, one experiment at a time, as without --workers
+    if memory_mb is not None:
+        total_mb = psutil.virtual_memory().total / (1024 * 1024)
+        if workers * memory_mb > total_mb:
+            raise PoolError(f"--workers {workers} at the memory cap --memory-mb {memory_mb:g} needs "
+                            f"{workers * memory_mb:.0f} MB, but this machine has {total_mb:.0f} MB: use at most "
+                            f"{max(int(total_mb // memory_mb), 1)} worker(s) or a lower --memory-mb")
+    cores = os.cpu_count() or 1
+    if workers > cores:
+        raise PoolError(f"--workers {workers} is more than the {cores} CPU core(s) of this machine; each worker "
+                        f"runs one experiment on one core (use --workers {cores} or fewer)")
+
+
+def probe_scheduler(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse an address that is not [tcp://]HOST:PORT, or where nothing answers, in one line naming it."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("tcp", "tls") or not host or not port.isdigit():
+        raise PoolError(f"--scheduler {address}: expected tcp://HOST:PORT (such as tcp://10.0.0.5:8786)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise PoolError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
+
+
+@dataclass
+class Placement:
+    """Where one submitted experiment runs: its worker, since when, and how many times it started."""
+
+    idea_id: str
+    worker: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    child_pid: int | None = None
+    since: str | None = None
+    starts: int = 0
+    workers_seen: list[str] = field(default_factory=list)
+
+
+class DaskPool:
+    """A Dask client on a LocalCluster (`workers` processes) or on the scheduler at `scheduler`."""
+
+    def __init__(self, workers: int | None, scheduler: str | None, max_attempts: int = 3) -> None:
+        self.workers = workers
+        self.scheduler = scheduler
+        self.max_attempts = max_attempts
+        self.client: Any = None
+        self.cluster: Any = None
+        self._lock = threading.Lock()
+        self._placements: dict[str, Placement] = {}
+        self._reruns: list[tuple[str, str, str]] = []  # (token, worker that died, worker now running it)
+        self._scattered: dict[str, Any] = {}
+
+    # ----- lifetime ------------------------------------------------------------------------------------------
+
+    def open(self) -> DaskPool:
+        """Start the LocalCluster or connect to the scheduler (one clear error when it cannot be reached)."""
+        import dask
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            probe_scheduler(self.scheduler)
+            try:
+                self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+            except (OSError, TimeoutError, ValueError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise PoolError(f"cannot reach the Dask scheduler at {self.scheduler}: {reason}") from None
+        else:
+            n = self.workers or 1
+            # a worker process that dies takes its task with it; the scheduler runs it again elsewhere, and
+            # gives up (KilledWorker) once as many workers died on it as the idea has attempts
+            with dask.config.set({"distributed.scheduler.allowed-failures": max(self.max_attempts - 1, 0)}):
+                self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=0,
+                                            host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = Client(self.cluster, set_as_default=False)
+        self.client.subscribe_topic(TOPIC, self._on_event)
+        log.info("dask: %s with %d worker thread(s)", self.describe(), self.worker_threads())
+        return self
+
+    def close(self) -> None:
+        """Close the client (the scheduler releases every task it still wanted) and a LocalCluster."""
+        if self.client is not None:
+            try:
+                self.client.unsubscribe_topic(TOPIC)
+            except (KeyError, ValueError):
+                pass
+            self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+    def describe(self) -> str:
+        """One phrase naming the cluster."""
+        return f"scheduler {self.scheduler}" if self.scheduler else f"local cluster of {self.workers or 1} process(es)"
+
+    # ----- capacity and workers ------------------------------------------------------------------------------
+
+    def _workers_info(self) -> dict[str, Any]:
+        try:
+            return dict(self.client.scheduler_info(n_workers=-1).get("workers") or {})
+        except TypeError:  # older distributed: no n_workers argument
+            return dict(self.client.scheduler_info().get("workers") or {})
+
+    def worker_threads(self) -> int:
+        """Threads over all workers the scheduler knows now."""
+        return sum(int(w.get("nthreads") or 1) for w in self._workers_info().values())
+
+    def capacity(self) -> int:
+        """How many experiments may run at once: one per worker thread, capped by --workers."""
+        threads = self.worker_threads()
+        return min(threads, self.workers) if self.workers else threads
+
+    def worker_table(self, titles: dict[str, str]) -> list[dict[str, Any]]:
+        """Every worker: address, host, pid, and the idea it runs since when (None when idle)."""
+        with self._lock:
+            running = {p.worker: p for p in self._placements.values() if p.worker}
+        rows = []
+        for addr, info in sorted(self._workers_info().items()):
+            p = running.get(addr)
+            rows.append({
+                "address": addr, "host": info.get("host"), "pid": p.pid if p else None,
+                "nthreads": info.get("nthreads"), "idea_id": p.idea_id if p else None,
+                "title": titles.get(p.idea_id) if p else None, "since": p.since if p else None,
+                "child_pid": p.child_pid if p else None, "starts": p.starts if p else None,
+            })
+        return rows
+
+    # ----- events ----------------------------------------------------------------------------------------------
+
+    def _on_event(self, event: Any) -> None:
+        msg = event[1] if isinstance(event, tuple) and len(event) == 2 else event
+        if not isinstance(msg, dict) or "token" not in msg:
+            return
+        with self._lock:
+            p = self._placements.get(msg["token"])
+            if p is None:
+                return
+            if msg.get("event") == "start":
+                if p.starts and p.worker is not None:
+                    self._reruns.append((msg["token"], p.worker, msg["worker"]))
+                p.starts += 1
+                p.worker, p.host, p.pid, p.since = msg.get("worker"), msg.get("host"), msg.get("pid"), msg.get("since")
+                p.child_pid = None
+                p.workers_seen.append(str(msg.get("worker")))
+            elif msg.get("event") == "child" and msg.get("worker") == p.worker:
+                p.child_pid = msg.get("child_pid")
+            elif msg.get("event") == "end" and msg.get("worker") == p.worker:
+                p.worker, p.child_pid = None, None
+
+    def reruns(self) -> list[tuple[str, str, str]]:
+        """Tasks started again since the last call: (token, the worker that died, the worker running it now)."""
+        with self._lock:
+            out, self._reruns = self._reruns, []
+        return out
+
+    def placement(self, token: str) -> Placement | None:
+        """Where a submitted task runs (a copy)."""
+        with self._lock:
+            p = self._placements.get(token)
+            return Placement(**{**p.__dict__, "workers_seen": list(p.workers_seen)}) if p else None
+
+    # ----- inputs and tasks ------------------------------------------------------------------------------------
+
+    def inputs_for(self, spec: dict[str, Any]) -> Any:
+        """The spec's user files or cached dataset, scattered once (a future), or None for generated markets."""
+        files = _input_files(spec)
+        if not files:
+            return None
+        digest = hashlib.sha256()
+        for name, path in sorted(files.items()):
+            st = path.stat()
+            digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        key = digest.hexdigest()
+        if key not in self._scattered:
+            blobs = {name: path.read_bytes() for name, path in files.items()}
+            self._scattered[key] = self.client.scatter(blobs, broadcast=False, hash=False)
+            log.info("scattered %d input file(s), %.1f MB", len(blobs), sum(map(len, blobs.values())) / 1e6)
+        return self._scattered[key]
+
+    def submit(self, token: str, idea_id: str, job: dict[str, Any], ledger_lines: list[dict[str, Any]],
+               inputs: Any, timeout_s: float | None, memory_mb: float | None) -> Any:
+        """Submit one experiment as a task; return its future."""
+        with self._lock:
+            self._placements[token] = Placement(idea_id=idea_id)
+        return self.client.submit(run_task, token, job, ledger_lines, inputs, timeout_s, memory_mb, 1,
+                                  key=f"gaussian-{token}", pure=False, retries=0)
+
+    def wait_any(self, futures: list[Any], timeout_s: float) -> None:
+        """Return when one of `futures` finishes, or after `timeout_s` (at once when there are none)."""
+        if not futures:
+            time.sleep(timeout_s)
+            return
+        from distributed import wait
+
+        try:
+            wait(futures, timeout=timeout_s, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return
+
+    def forget(self, token: str) -> None:
+        """Drop a finished task's placement."""
+        with self._lock:
+            self._placements.pop(token, None)
+
+    def cancel(self, futures: list[Any]) -> None:
+        """Cancel tasks: the workers stop their experiments (the task polls whether it is still wanted)."""
+        if futures and self.client is not None:
+            self.client.cancel(futures)
+
+
+def _input_files(spec: dict[str, Any]) -> dict[str, Path]:
+    """Files a worker needs for this spec: the user's bars/options files, or a cached dataset's files."""
+    data = spec.get("data") or {}
+    source = data.get("source", "synthetic")
+    out: dict[str, Path] = {}
+    if source == "file":
+        for n, key in enumerate(("path", "options_path")):
+            value = data.get(key)
+            if value and Path(value).is_file():
+                out[f"file:{n}:{value}"] = Path(value)
+    elif source == "cache" and data.get("name"):
+        folder = data_dir() / str(data["name"])
+        if folder.is_dir():
+            for p in sorted(folder.rglob("*")):
+                if p.is_file():
+                    out[str(Path("data") / p.relative_to(data_dir()))] = p
+    return out
