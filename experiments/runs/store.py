@@ -114,6 +114,14 @@ def _threads(torch: Any) -> dict[str, int]:
     return {"torch": int(torch.get_num_threads()), "blas_openmp": max(pools, default=0)}
 
 
+def _started(run_dir: Path) -> tuple[str, int]:
+    """When a run started: the second in its id, then its spec.json's write time (runs of one second in order)."""
+    try:
+        return run_dir.name[:15], (run_dir / "spec.json").stat().st_mtime_ns
+    except FileNotFoundError:
+        return run_dir.name[:15], 0
+
+
 def list_runs() -> list[dict[str, Any]]:
     """Summaries of every run directory (newest first): id, name, idea, status (done, running, failed or
     incomplete), what it ran (entry, encoder, model window, exit model), validation bars and metrics."""
@@ -123,9 +131,8 @@ def list_runs() -> list[dict[str, Any]]:
     if not root.exists():
         return []
     out = []
-    for d in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
-        if not (d / "spec.json").exists():
-            continue
+    started = {d: _started(d) for d in root.iterdir() if d.is_dir() and (d / "spec.json").exists()}
+    for d in sorted(started, key=lambda d: (started[d], d.name), reverse=True):
         spec = json.loads((d / "spec.json").read_text())
         metrics_path = d / "metrics.json"
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
