@@ -74,7 +74,7 @@ def generate(
     name: Annotated[str, typer.Option("--name", help="Cache name under data/.")] = "default",
     sessions: Annotated[int, typer.Option("--sessions", min=1, help="Number of trading sessions.")] = 60,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    edge: Annotated[float, typer.Option("--edge", min=0.0, help="Planted momentum strength (0 = null market).")] = 0.3,
+    edge: Annotated[float, typer.Option("--edge", min=0.0, help="Planted momentum strength (0 = null market).")] = 1.0,
     start: Annotated[str, typer.Option("--start", help="First session on or after this date.")] = "2024-01-02",
 ) -> None:
     """Generate a synthetic market (1-minute bars, daily option chains, hidden regimes) and cache it."""

@@ -24,6 +24,9 @@ from trader.errors import StateError
 
 MARKER = ".gaussian-demo"
 MARKET = "demo"
+DEMO_EDGE = 1.0
+"""The demo market's planted edge: findable (22 bp of drift over a 45-minute hold, several times what SPY option
+costs take) so that the loop ends with a promotion; `--null` sets it to 0, where the gate must refuse."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ def _queue_table(ideas: list[Any]) -> Table:
     return t
 
 
-def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Console | None = None) -> dict[str, Any]:
+def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Console | None = None,
+             null: bool = False) -> dict[str, Any]:
     """Run the whole loop in `home` and print every step; return a summary (runs, decisions, promoted run)."""
     from experiments.cli import data as data_cmd
     from experiments.cli.tables import attach_console_log, checks_table, leaderboard_table, results_table
@@ -115,7 +119,11 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
     _section(c, 2, "Market data",
              f"A synthetic SPY market: {size.sessions} sessions of 1-minute bars with modeled option chains, hidden "
              "trend/volatility/liquidity regimes and a planted momentum component (like `gaussian data generate`).")
-    data_cmd.generate(name=MARKET, sessions=size.sessions, seed=7, edge=0.3, start="2024-01-02")
+    edge = 0.0 if null else DEMO_EDGE
+    if null:
+        c.print("--null: the planted edge is 0, so every price is a martingale; the gate must refuse every run.",
+                highlight=False)
+    data_cmd.generate(name=MARKET, sessions=size.sessions, seed=7, edge=edge, start="2024-01-02")
 
     _section(c, 3, "A baseline experiment",
              "The base spec (momentum entries) is fitted on the train split and evaluated walk-forward on "
@@ -208,5 +216,5 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
             highlight=False)
     seconds = time.monotonic() - t_start
     c.print(f"\ndemo finished in {seconds:.0f} s", highlight=False)
-    return {"home": str(home), "baseline": base.run_id, "results": results, "leaderboard": rows,
+    return {"home": str(home), "null": null, "edge": edge, "baseline": base.run_id, "results": results, "leaderboard": rows,
             "promoted": promoted.get("run_id") if promoted else None, "seconds": seconds}

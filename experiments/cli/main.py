@@ -6,7 +6,17 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli import agent_cmd, analyze_cmd, demo_cmd, optimize_cmd, paper_cmd, queue_cmd, run_cmd, spec_cmd
+from experiments.cli import (
+    agent_cmd,
+    analyze_cmd,
+    bench_cmd,
+    demo_cmd,
+    optimize_cmd,
+    paper_cmd,
+    queue_cmd,
+    run_cmd,
+    spec_cmd,
+)
 from experiments.cli import data as data_cmd
 from experiments.cli import tradier as tradier_cmd
 from experiments.home import set_home
@@ -38,6 +48,7 @@ cli.add_typer(tradier_cmd.app, name="tradier-sim")
 optimize_cmd.register(cli)
 demo_cmd.register(cli)
 paper_cmd.register(cli)
+bench_cmd.register(cli)
 
 
 def app() -> None:

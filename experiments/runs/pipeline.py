@@ -23,7 +23,12 @@ from trader.errors import SpecError, StateError
 from trader.exit_rules import HardExitRules
 from trader.features import build_features
 from trader.market.base import Market
-from trader.signals import compute_signals
+from trader.signals import (
+    PREDICTOR_MIN_STRENGTH,
+    PREDICTOR_STRENGTH_QUANTILE,
+    agreement_strength,
+    compute_signals,
+)
 from trader.strategies.base import BarSeries, Strategy
 from trader.strategies.baselines import MomentumStrategy, RandomStrategy
 from trader.strategies.predictor_strategy import PredictorStrategy
@@ -55,6 +60,12 @@ class FittedModels:
     cost_per_share: float = 0.0
     report: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def predictor_min_strength(self) -> float:
+        """The predictor_agreement signal's pass threshold, calibrated on the predictor's own held-out output."""
+        value = (self.predictor.report or {}).get("agreement_threshold") if self.predictor is not None else None
+        return float(value) if value is not None else PREDICTOR_MIN_STRENGTH
+
     def arrays(self, market: Market, start: int = 0) -> dict[str, np.ndarray]:
         """Causal per-bar arrays over the market's bars; predictions are computed from bar `start` on."""
         bars = market.bars
@@ -78,7 +89,7 @@ class FittedModels:
             out.update(regime_arrays(probs))
         chain = chain_arrays(market.chains, bars.index)
         out.update(compute_signals(bars["close"].to_numpy(dtype=float), features, pred_arrays, horizons,
-                                   probs, chain))
+                                   probs, chain, self.predictor_min_strength))
         return out
 
 
@@ -183,6 +194,7 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
         train_market_bars = market.bars.iloc[:b]
         features = build_features(train_market_bars, intraday=cfg.intraday)
         fitted.predictor = fit_predictor(train_market_bars, features, b, cfg, tcfg, train_start=a)
+        fitted.predictor.report["agreement_threshold"] = calibrate_agreement(fitted.predictor, features, b)
         fitted.predictor.save(models_dir)
         fitted.report["predictor_training"] = fitted.predictor.report
     if _needs_regime(spec):
@@ -197,6 +209,21 @@ def fit_models(spec: ExperimentSpec, market: Market, train: tuple[int, int], mod
     if spec.exits.model.enabled:
         fitted.exit_model = _fit_exit_model(spec, market, train, models_dir)
     return fitted
+
+
+def calibrate_agreement(predictor: Any, features: Any, train_end: int) -> float | None:
+    """The predictor's PREDICTOR_STRENGTH_QUANTILE of agreement strength on the held-out (early-stopping) end of
+    train: the pass threshold of its agreement signal, so the signal passes on its most confident fifth of bars
+    whatever its calibration. None when that part is empty."""
+    from trader.models.predictor import series_arrays
+
+    cut = int(predictor.report.get("early_stop_cut", train_end))
+    if cut >= train_end:
+        return None
+    pred = series_arrays(predictor.predict_all(features, start=cut, end=train_end), predictor.horizons)
+    strength = agreement_strength(pred, predictor.horizons)[cut:train_end]
+    strength = strength[np.isfinite(strength)]
+    return round(float(np.quantile(strength, PREDICTOR_STRENGTH_QUANTILE)), 6) if len(strength) else None
 
 
 def _fit_exit_model(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path) -> Any:
