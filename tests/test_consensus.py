@@ -98,7 +98,7 @@ def test_raising_min_signals_never_increases_trades_in_the_engine(world) -> None
 @pytest.mark.parametrize(
     "cfg",
     [
-        ConsensusConfig(3, 0.45),
+        ConsensusConfig(3, 0.75),
         ConsensusConfig(4, 0.3),
         ConsensusConfig(3, 0.3, weights={"momentum": 3.0}),
         ConsensusConfig(3, 0.3, blocked_signals=("technical",)),
