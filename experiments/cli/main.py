@@ -10,6 +10,7 @@ from experiments.cli import (
     agent_cmd,
     analyze_cmd,
     bench_cmd,
+    check_cmd,
     demo_cmd,
     optimize_cmd,
     paper_cmd,
@@ -49,6 +50,7 @@ optimize_cmd.register(cli)
 demo_cmd.register(cli)
 paper_cmd.register(cli)
 bench_cmd.register(cli)
+check_cmd.register(cli)
 
 
 def app() -> None:
