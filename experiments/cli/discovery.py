@@ -42,7 +42,7 @@ class DiscoveryGrid:
     @classmethod
     def quick(cls) -> DiscoveryGrid:
         """A grid that answers the two targets roughly in minutes: null and medium, three seeds each."""
-        return cls(edges=("null", "medium"), seeds=3, sessions=30, budget=2)
+        return cls(edges=("null", "medium"), seeds=3, sessions=40, budget=2)
 
     @classmethod
     def full(cls) -> DiscoveryGrid:

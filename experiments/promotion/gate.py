@@ -53,7 +53,7 @@ class PromotionGate(BaseModel):
     must_beat_buy_and_hold: bool = Field(True, description="validation P&L % must exceed buy-and-hold's")
     max_pbo: float = Field(0.5, ge=0.0, le=1.0,
                            description="Probability of Backtest Overfitting over the trial matrix must not exceed "
-                                       "this (not applied while fewer than 2 runs x 4 days share the window)")
+                                       "this (not applied while fewer than 3 runs x 8 days share the window)")
     holdout_margin: float = Field(0.5, ge=0.0, le=10.0,
                                   description="share of the validation Sharpe the holdout Sharpe may lose")
 
@@ -124,8 +124,8 @@ def pbo_check(pbo: dict[str, Any] | None, gate: PromotionGate) -> GateCheck:
     figures = {**(pbo or {}), "max_pbo": gate.max_pbo}
     if value is None:
         what = "not computed" if pbo is None else f"{pbo.get('runs', 0)} runs x {pbo.get('days', 0)} days"
-        return GateCheck("max_pbo", True, f"PBO not defined ({what}; needs 2 runs x 4 days): no selection to "
-                                          "overfit yet", figures)
+        return GateCheck("max_pbo", True, f"PBO not defined ({what} share the window; needs 3 runs x 8 days): too "
+                                          "few trials to measure selection overfitting", figures)
     ok = value <= gate.max_pbo
     return GateCheck("max_pbo", ok, f"PBO {value:.2f} over {pbo.get('runs')} runs x {pbo.get('days')} days "
                                     f"{'<=' if ok else 'exceeds'} {gate.max_pbo}", figures)

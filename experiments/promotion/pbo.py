@@ -16,6 +16,9 @@ from trader.errors import StateError
 from trader.metrics import daily_returns
 from trader.pbo import cscv_pbo
 
+MIN_RUNS, MIN_DAYS = 3, 8
+"""Below this the CSCV split is too coarse to mean anything (two runs over six days give PBO 0 or 1 by a coin)."""
+
 
 def _window_key(doc: dict[str, Any]) -> tuple[str, str] | None:
     w = doc.get("window") or {}
@@ -51,9 +54,11 @@ def trial_matrix(run_id: str | None = None) -> tuple[pd.DataFrame, tuple[str, st
 
 
 def current_pbo(run_id: str | None = None) -> dict[str, Any]:
-    """PBO over the trial matrix with its size; `pbo` is None when fewer than two runs or four days share it."""
+    """PBO over the trial matrix with its size; `pbo` is None when fewer than MIN_RUNS runs or MIN_DAYS days share
+    it."""
     matrix, key = trial_matrix(run_id)
-    res = cscv_pbo(matrix.to_numpy()) if matrix.shape[1] >= 2 else None
+    enough = matrix.shape[1] >= MIN_RUNS and matrix.shape[0] >= MIN_DAYS
+    res = cscv_pbo(matrix.to_numpy()) if enough else None
     out: dict[str, Any] = {"pbo": None if res is None else res.pbo, "runs": int(matrix.shape[1]),
                            "days": int(matrix.shape[0]), "window": list(key) if key else None}
     if res is not None:
@@ -64,6 +69,7 @@ def current_pbo(run_id: str | None = None) -> dict[str, Any]:
 def pbo_sentence(doc: dict[str, Any]) -> str:
     """One line for tables: the PBO and what it was computed from."""
     if doc.get("pbo") is None:
-        return f"PBO n/a ({doc.get('runs', 0)} runs x {doc.get('days', 0)} days share a window; needs 2 x 4)"
+        return (f"PBO n/a ({doc.get('runs', 0)} runs x {doc.get('days', 0)} days share a window; needs {MIN_RUNS} x "
+                f"{MIN_DAYS})")
     return f"PBO {doc['pbo']:.2f} over {doc['runs']} runs x {doc['days']} days (CSCV, {doc['splits']} splits)"
 

@@ -178,7 +178,7 @@ class EntrySpec(_Section):
     """Which entry controller decides, and its parameters."""
 
     type: EntryType = Field("consensus", description="entry controller (momentum and random are the baselines)")
-    cooldown_bars: int = Field(5, ge=0, le=1000, description="bars to wait after an entry before the next")
+    cooldown_bars: int = Field(5, ge=0, le=1000, description="bars skipped after an entry's bar before the next entry (0: the next bar may enter)")
     consensus: ConsensusSpec = Field(default_factory=ConsensusSpec)
     bandit: BanditSpec = Field(default_factory=BanditSpec)
     rl: RLSpec = Field(default_factory=RLSpec)
