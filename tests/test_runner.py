@@ -119,3 +119,28 @@ def test_walk_forward_refits_models_inside_the_window(home: Path) -> None:
     assert (res.run_dir / "models" / "refit-1" / "predictor.pt").exists()
     doc = json.loads((res.run_dir / "metrics.json").read_text())
     assert doc["predictor"]["split"] == "validation"
+
+
+def test_a_run_from_the_cache_writes_the_same_metrics_as_the_first(tmp_path: Path) -> None:
+    """The first run on a new market generates and caches it, the next reads the cache: same metrics.json (the
+    market description and the exit model included); wall times live in timings.json."""
+    import shutil
+
+    spec = ["entry.type=momentum", "data.sessions=10", "splits.embargo_bars=45", "cycles=600"]
+    docs = []
+    for k in range(2):
+        home = tmp_path / f"h{k}"
+        if k == 1:
+            shutil.copytree(tmp_path / "h0" / "data", home / "data")
+        set_home(home)
+        try:
+            res = run_experiment(load_spec(None, spec), analyze=False)
+        finally:
+            set_home(None)
+        docs.append(json.loads((res.run_dir / "metrics.json").read_text()))
+        timings = json.loads((res.run_dir / "timings.json").read_text())
+        assert "exit_model.train_seconds" in timings
+    for d in docs:
+        d.pop("run_id")
+    assert docs[0] == docs[1]
+    assert docs[0]["data"]["bars"] == 3900 and "train_seconds" not in json.dumps(docs[0])

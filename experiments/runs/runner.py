@@ -25,6 +25,7 @@ from experiments.spec.model import ExperimentSpec
 from experiments.spec.splits import Splits, split_bars
 from trader.domain import trades_frame
 from trader.errors import GaussianError
+from trader.market.base import Market
 from trader.metrics import compute_metrics
 
 log = logging.getLogger("gaussian.runner")
@@ -86,6 +87,25 @@ def _analyze(run_dir: Path) -> None:
         write_text(run_dir / "ANALYSIS_FAILED.txt", f"{exc}\n")
 
 
+def pop_timings(doc: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Remove every `*_seconds` figure from a (nested) report and return them by dotted path: wall times differ
+    between identical runs, so they go to timings.json and metrics.json stays byte-identical for the same spec."""
+    out: dict[str, float] = {}
+    for key in list(doc):
+        value = doc[key]
+        if isinstance(value, dict):
+            out.update(pop_timings(value, f"{prefix}{key}."))
+        elif key.endswith("_seconds"):
+            out[f"{prefix}{key}"] = doc.pop(key)
+    return out
+
+
+def market_meta(market: Market) -> dict[str, Any]:
+    """The market's description as metrics.json records it, the same whether it was just generated or read from
+    the cache (the cache adds bar and session counts; so does this)."""
+    return {**market.meta, "bars": len(market.bars), "sessions": len(set(market.bars.index.date))}
+
+
 def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | None,
              progress: Callable[[str, int, int], None] | None) -> RunResult:
     market = load_market_for(spec)
@@ -106,6 +126,7 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
         pipe.report.setdefault("exit_model", {}).update(consulted=pipe.exit_model.consulted,
                                                         fired=pipe.exit_model.fired)
     rnd = evaluate(spec, market, start, end, baseline_strategy("random", spec), progress=tick("random baseline"))
+    timings = pop_timings(pipe.report)
     n_trials = ledger.trial_count() + 1
     initial = spec.trading.initial_balance
     trades = trades_frame(res.trades)
@@ -119,11 +140,12 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
     doc = {
         "run_id": run_id, "spec_hash": spec_hash(spec), "split": "validation", "window": window,
         "splits": splits.as_dict(stamps), "metrics": metrics, "baselines": baselines,
-        "rejected_orders": len(res.rejected), "data": dict(market.meta), **pipe.report,
+        "rejected_orders": len(res.rejected), "data": market_meta(market), **pipe.report,
     }
     write_frame(run_dir / "trades.parquet", trades)
     write_frame(run_dir / "equity.parquet", res.equity)
     write_json(run_dir / "metrics.json", doc)
+    write_json(run_dir / "timings.json", timings)
     write_text(run_dir / "SUMMARY.txt", summary_text(run_id, spec, doc))
     return RunResult(run_id, run_dir, metrics, baselines)
 
