@@ -144,3 +144,20 @@ def test_a_run_from_the_cache_writes_the_same_metrics_as_the_first(tmp_path: Pat
         d.pop("run_id")
     assert docs[0] == docs[1]
     assert docs[0]["data"]["bars"] == 3900 and "train_seconds" not in json.dumps(docs[0])
+
+
+def test_the_dsr_in_metrics_is_the_gates_dsr(home: Path) -> None:
+    """metrics.json (and so SUMMARY.txt and ANALYSIS.md) and the gate deflate over the same trials: right after
+    a run they show the same DSR (the run's own Sharpe used to be missing from the trials' variance)."""
+    from experiments.promotion.gate import current_dsr
+
+    checked = 0
+    for seed in (1, 2, 3):
+        res = run_experiment(load_spec(None, [*SMALL, f"seed={seed}", "entry.type=random",
+                                             "entry.random.entry_probability=0.05"]), analyze=False)
+        m = res.metrics
+        if m["dsr"] is None:
+            continue
+        assert m["dsr"] == pytest.approx(current_dsr(m, ledger.trial_count(), ledger.trial_sharpes()), abs=1e-12)
+        checked += 1
+    assert ledger.trial_count() == 3 and checked >= 2

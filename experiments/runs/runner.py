@@ -100,6 +100,17 @@ def pop_timings(doc: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return out
 
 
+def run_metrics(trades: pd.DataFrame, equity: pd.DataFrame, initial: float, n_trials: int,
+                others: list[float]) -> dict[str, Any]:
+    """A run's metrics with its DSR defined as the gate defines it: over every trial so far, this one included,
+    in the trial count and in the variance of the trials' Sharpe ratios (one definition wherever a DSR is shown)."""
+    first = compute_metrics(trades, equity, initial, n_trials=n_trials, sharpe_trials=others)
+    own = first.get("sharpe")
+    if own is None:
+        return first
+    return compute_metrics(trades, equity, initial, n_trials=n_trials, sharpe_trials=[*others, float(own)])
+
+
 def market_meta(market: Market) -> dict[str, Any]:
     """The market's description as metrics.json records it, the same whether it was just generated or read from
     the cache (the cache adds bar and session counts; so does this)."""
@@ -130,7 +141,7 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
     n_trials = ledger.trial_count() + 1
     initial = spec.trading.initial_balance
     trades = trades_frame(res.trades)
-    metrics = compute_metrics(trades, res.equity, initial, n_trials=n_trials, sharpe_trials=ledger.trial_sharpes())
+    metrics = run_metrics(trades, res.equity, initial, n_trials, ledger.trial_sharpes())
     rnd_metrics = compute_metrics(trades_frame(rnd.trades), rnd.equity, initial)
     baselines = {
         "buy_and_hold": buy_and_hold(market, start, end, initial),
