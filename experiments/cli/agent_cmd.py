@@ -13,6 +13,7 @@ from agents.cost_ledger import CostLedger, default_ledger_path
 from agents.outcome import ProposeOutcome
 from experiments.home import home_dir
 from experiments.optimizer.agent_job import read_status, run_agent_job
+from trader.errors import GaussianError
 
 app = typer.Typer(
     help="The meta-agent: read the latest validation reports and queue experiment proposals.",
@@ -60,6 +61,10 @@ def propose(
 ) -> None:
     """Propose experiments: the LLM when ANTHROPIC_API_KEY is set, else (or with --offline) the offline rules."""
     outcome = run_agent_job(offline=True if offline else None, dry_run=dry_run, max_proposals=max_proposals)
+    _print_outcome(outcome, as_json)
+
+
+def _print_outcome(outcome: ProposeOutcome, as_json: bool = False) -> None:
     if as_json:
         _json({**outcome.model_dump(mode="json"), "counts": outcome.counts()})
     else:
@@ -73,6 +78,23 @@ def propose(
         console.print(outcome.summary(), markup=False, highlight=False)
     if outcome.errors:
         raise typer.Exit(1)
+
+
+@app.command("search")
+def search(
+    sampler: Annotated[str, typer.Option("--sampler", help="tpe (Optuna's TPE) or random.")] = "tpe",
+    fields: Annotated[list[str] | None, typer.Option("--field", help="Search only fields under this prefix "
+                                                                      "(repeatable; default: the whole space).")] = None,
+    max_proposals: Annotated[int, typer.Option("--max", min=1, max=50, help="Trials to ask for.")] = 3,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and print; queue nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Budgeted search beside the agent: ask TPE (or random search) for trials, told past validation Sharpes."""
+    if sampler not in ("tpe", "random"):
+        raise GaussianError(f"--sampler must be tpe or random, got {sampler!r}")
+    outcome = run_agent_job(offline=True, dry_run=dry_run, max_proposals=max_proposals, sampler=sampler,
+                            fields=fields)
+    _print_outcome(outcome, as_json)
 
 
 @app.command("status")

@@ -21,6 +21,9 @@ def discovery(
     = None,
     sessions: Annotated[int | None, typer.Option("--sessions", min=10, help="Sessions per market.")] = None,
     budget: Annotated[int | None, typer.Option("--budget", min=1, help="Experiments per market.")] = None,
+    proposer: Annotated[str, typer.Option("--proposer", help="Who proposes after the base run: offline (rules), "
+                                                              "tpe or random (search over momentum and max hold).")]
+    = "offline",
     out: Annotated[Path, typer.Option("--out", help="Folder for the homes, discovery.json and the plot.")]
     = Path("discovery"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the result document as JSON.")] = False,
@@ -30,7 +33,10 @@ def discovery(
 
     from rich.console import Console
 
-    from experiments.cli.discovery import EDGES, DiscoveryGrid, power_plot, run_grid, summary_table
+    from experiments.cli.discovery import EDGES, PROPOSERS, DiscoveryGrid, power_plot, run_grid, summary_table
+
+    if proposer not in PROPOSERS:
+        raise SpecError(f"--proposer must be one of {', '.join(PROPOSERS)}, got {proposer!r}")
 
     grid = DiscoveryGrid.quick() if quick else DiscoveryGrid.full()
     if edges is not None:
@@ -39,7 +45,8 @@ def discovery(
         if bad or not names:
             raise SpecError(f"--edges: unknown strength {', '.join(bad) or '(none)'}; allowed: {', '.join(EDGES)}")
         grid = replace(grid, edges=names)
-    grid = replace(grid, seeds=seeds or grid.seeds, sessions=sessions or grid.sessions, budget=budget or grid.budget)
+    grid = replace(grid, seeds=seeds or grid.seeds, sessions=sessions or grid.sessions, budget=budget or grid.budget,
+                   proposer=proposer)
     out = out.expanduser().resolve()
     if out.exists() and any(out.iterdir()):
         raise SpecError(f"--out {out} is not empty; choose a new folder")

@@ -26,6 +26,9 @@ from experiments.home import home_dir, set_home
 
 EDGES: dict[str, float] = {"null": 0.0, "weak": 0.5, "medium": 1.0, "strong": 2.0}
 """The grid's edge strengths (generator units; `gaussian data edge` shows them in basis points and Sharpe)."""
+PROPOSERS = ("offline", "tpe", "random")
+SEARCH_FIELDS = ("entry.momentum.", "exits.max_hold_minutes")
+"""What TPE and random search tune in the benchmark: three fields, inside the auto-approve policy's limits."""
 NULL_MAX_PROMOTIONS = 0
 MEDIUM_MIN_POWER = 0.8
 
@@ -38,6 +41,7 @@ class DiscoveryGrid:
     seeds: int
     sessions: int
     budget: int
+    proposer: str = "offline"
 
     @classmethod
     def quick(cls) -> DiscoveryGrid:
@@ -103,7 +107,9 @@ def run_market(root: Path, strength: str, seed: int, grid: DiscoveryGrid) -> Mar
         promote(base.run_id, auto=True, by="benchmark")
         left = grid.budget - 1
         if left > 0:
-            run_agent_job(offline=True, max_proposals=left)
+            sampler = None if grid.proposer == "offline" else grid.proposer
+            run_agent_job(offline=True, max_proposals=left, sampler=sampler,
+                          fields=list(SEARCH_FIELDS) if sampler else None)
             if IdeaQueue.from_home().list("approved"):
                 cfg = OptimizerConfig(once=True, max_experiments=left, auto_promote=True, agent=False,
                                       heartbeat_s=2.0, stale_after_s=60.0, poll_s=0.5, timeout_s=1800.0,
@@ -181,8 +187,9 @@ def summary_table(doc: dict[str, Any]) -> Any:
     """The per-strength table, with each target and whether it was met."""
     from rich.table import Table
 
-    t = Table(title=f"discovery benchmark ({doc['grid']['seeds']} seeds x {doc['grid']['sessions']} sessions, "
-                    f"{doc['grid']['budget']} experiments per market, {doc['seconds']:.0f} s)")
+    g = doc["grid"]
+    t = Table(title=f"discovery benchmark ({g['proposer']} proposer; {g['seeds']} seeds x {g['sessions']} sessions, "
+                    f"{g['budget']} experiments per market, {doc['seconds']:.0f} s)")
     for col in ("strength", "edge", "bp/45", "oracle SR", "markets", "promoted", "rate", "holdout P&L%",
                 "holdout>0", "target", "met"):
         t.add_column(col, overflow="fold")
