@@ -12,7 +12,9 @@ from typing import Any
 from agents.sink import Source
 from experiments.ideas.queue import IdeaQueue
 
-TINY_BASE = "entry: {type: momentum}\ndata: {sessions: 10}\nsplits: {embargo_bars: 45}\ncycles: 600\n"
+TINY_BASE = ("entry: {type: momentum, momentum: {lookback_bars: 15}}\ndata: {sessions: 10, edge: 0.3}\n"
+             "exits: {stop_loss_pct: 8.0, take_profit_pct: 15.0}\nsplits: {embargo_bars: 45}\ncycles: 600\n")
+"""A weak-edge market with tight exits, so the first run's analysis always recommends something to try."""
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -52,12 +52,12 @@ def test_digest_carries_the_report_facts_and_never_the_holdout(run_dir: Path) ->
 def test_rendered_prompts_contain_report_facts_and_no_holdout_figures(run_dir: Path) -> None:
     ctx = sample_context(reports=[digest_of(run_dir)])
     user, system = render_user(ctx), render_system(ctx, ExperimentSpec)
-    assert run_dir.name in user and "exits.stop_loss_pct: 8.0 -> 12.0" in user
-    assert "exited at the 8.0% stop-loss" in user and "trades=48" in user
+    assert run_dir.name in user and "exits.stop_loss_pct: 50.0 -> 75.0" in user
+    assert "exited at the 50.0% stop-loss" in user and "trades=48" in user
     for text in (user, system):
         assert "holdout" not in text.lower()
         assert str(HOLDOUT_SHARPE)[:5] not in text and str(int(HOLDOUT_PNL)) not in text
-    assert "submit_proposals" in system and "exits.stop_loss_pct: number or null [>0.0 <=100.0] (base 8.0)" in system
+    assert "submit_proposals" in system and "exits.stop_loss_pct: number or null [>0.0 <=100.0] (base 50.0)" in system
     assert "Entry controllers this build can run: consensus, predictor, momentum, random" in system
 
 
@@ -127,7 +127,7 @@ def test_context_says_so_when_it_cannot_fit() -> None:
 
 def test_search_space_leaves_out_protected_fields() -> None:
     rows = {r["path"]: r for r in search_space(ExperimentSpec, spec_tools().base_flat())}
-    assert "data.interval" in rows and rows["exits.stop_loss_pct"]["base"] == 8.0
+    assert "data.interval" in rows and rows["exits.stop_loss_pct"]["base"] == 50.0
     for path in ("seed", "cycles", "splits.holdout", "data.edge", "data.sessions", "costs.latency_bars",
                  "trading.initial_balance", "name", "notes"):
         assert path not in rows

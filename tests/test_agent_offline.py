@@ -26,7 +26,7 @@ def test_recommendations_become_proposals_on_top_of_the_runs_changes(tmp_path: P
     assert {tuple(sorted(p.changes)) for p in recs} >= {("exits.max_hold_minutes", "exits.stop_loss_pct"),
                                                        ("entry.consensus.blocked_signals", "exits.max_hold_minutes")}
     stop = next(p for p in recs if "exits.stop_loss_pct" in p.changes)
-    assert stop.changes == {"exits.max_hold_minutes": 60, "exits.stop_loss_pct": 12.0}
+    assert stop.changes == {"exits.max_hold_minutes": 60, "exits.stop_loss_pct": 75.0}
     assert stop.decision == "queued" and "26 of 31 losing trades" in stop.rationale
     idea = queue.get(stop.idea_id)
     assert idea.source == Source(kind="heuristic", name="offline-rules") and idea.analysis_ref == run_dir.name

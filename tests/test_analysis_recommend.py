@@ -62,7 +62,7 @@ def test_fixture_recommendations_validate_and_say_why() -> None:
     assert_valid(spec, a)
     recs = _recs(a)
     assert recs["entry.consensus.blocked_signals"]["value"] == ["technical"]
-    assert recs["exits.stop_loss_pct"]["value"] == 12.0
+    assert recs["exits.stop_loss_pct"]["value"] == 75.0
     # confidence is predictive: the threshold rises, by at most one capped step
     assert recs["entry.consensus.min_weighted_confidence"]["value"] == pytest.approx(0.65)
     held = {(h["field"], str(h["value"])) for h in a["insufficient"]}

@@ -98,7 +98,7 @@ def test_raising_min_signals_never_increases_trades_in_the_engine(world) -> None
 @pytest.mark.parametrize(
     "cfg",
     [
-        ConsensusConfig(3, 0.45),
+        ConsensusConfig(3, 0.75),
         ConsensusConfig(4, 0.3),
         ConsensusConfig(3, 0.3, weights={"momentum": 3.0}),
         ConsensusConfig(3, 0.3, blocked_signals=("technical",)),
@@ -134,3 +134,33 @@ def test_a_veto_blocks_the_bar(world) -> None:
                         minutes_to_close=60, series=series)
         v = ctl.verdict(snap)
         assert v.vetoed_by and not v.trade
+
+
+def test_min_signals_binds_at_the_default_confidence(world) -> None:
+    """Confidence divided by all eight weights made every count below six trade alike at 0.55 (the bug class: a
+    parameter that cannot act at the defaults); over the agreeing signals' own weights, the count binds."""
+    market, regime, start = world
+    arr = _arrays(market, regime)
+    default = ConsensusConfig()
+    counts = [_trade_bars(arr, ConsensusConfig(k, default.min_weighted_confidence), start) for k in range(1, 6)]
+    assert all(a >= b for a, b in itertools.pairwise(counts)), counts
+    assert len(set(counts)) >= 3, counts
+
+
+def test_the_predictor_threshold_follows_its_calibration(world) -> None:
+    """A predictor whose up-probabilities stay near 0.5 passes nothing at a fixed 0.10 but passes its most
+    confident bars at a threshold taken from its own output."""
+    market, _, _ = world
+    bars = market.bars
+    n = len(bars)
+    rng = np.random.default_rng(0)
+    lean = 0.5 + 0.04 * np.tanh(rng.standard_normal(n))
+    pred = {f"pred_p_up_{h}": lean for h in (5, 15)}
+    feats = build_features(bars)
+    fixed = compute_signals(bars["close"].to_numpy(), feats, pred, (5, 15))
+    assert (fixed["sig_predictor_agreement_status"] == 1).mean() == 0
+    from trader.signals import agreement_strength
+
+    q80 = float(np.quantile(agreement_strength(pred, (5, 15)), 0.8))
+    scaled = compute_signals(bars["close"].to_numpy(), feats, pred, (5, 15), predictor_min_strength=q80)
+    assert 0.15 < (scaled["sig_predictor_agreement_status"] == 1).mean() < 0.25

@@ -77,3 +77,21 @@ def test_demo_never_empties_a_folder_it_did_not_make(tmp_path: Path) -> None:
     (demo / "old-run.txt").write_text("x")
     prepare_home(demo, keep=False)
     assert not (demo / "old-run.txt").exists() and (demo / ".gaussian-demo").exists()
+
+
+@pytest.mark.slow
+def test_null_demo_ends_with_the_gate_refusing_and_naming_each_check(tmp_path: Path) -> None:
+    out = io.StringIO()
+    try:
+        summary = run_demo(tmp_path / "demo-home", fast=True, console=Console(file=out, width=200), null=True)
+    finally:
+        set_home(None)
+    text = out.getvalue()
+    assert summary["null"] is True and summary["edge"] == 0.0
+    assert summary["promoted"] is None and "nothing is promoted" in text
+    home = Path(summary["home"])
+    refusals = [json.loads(line) for line in (home / "runs" / "promotions.jsonl").read_text().splitlines()]
+    assert refusals and all(r["action"] == "refuse" and r["failed"] for r in refusals)
+    for r in refusals:
+        for name in r["failed"]:
+            assert any(c["name"] == name and c["passed"] is False and c["detail"] for c in r["checks"])

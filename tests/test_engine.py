@@ -195,3 +195,17 @@ def test_momentum_profits_before_costs_with_strong_edge() -> None:
         eng = Engine(feed, SimBroker(feed, cfg.costs, cfg.initial_balance), MomentumStrategy(), cfg)
         gross.append(sum(t.pnl for t in eng.run(200, len(m.bars)).trades))
     assert np.mean(gross) > 0
+
+
+def test_every_cooldown_value_acts(market: Market) -> None:
+    """cooldown_bars counts the bars skipped after an entry's bar: 0, 1 and 2 give strictly fewer entries in turn
+    (0 used to behave like 1)."""
+    counts = []
+    for cooldown in (0, 1, 2):
+        spec = _spec("trading.max_positions=50", f"entry.cooldown_bars={cooldown}", "trading.initial_balance=1000000",
+                     "exits.model.enabled=false")
+        eng = _engine(market, spec, RandomStrategy(1.0, seed=1), start=400)
+        for i in range(400, 700):
+            eng.step(i)
+        counts.append(len(eng.trades) + len(eng.positions))
+    assert counts[0] > counts[1] > counts[2] > 0, counts

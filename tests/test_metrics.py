@@ -252,4 +252,12 @@ def test_accounting_consistency_with_the_engine() -> None:
     assert m["pnl"] == pytest.approx(res.equity["equity"].iloc[-1] - spec.trading.initial_balance)
     assert m["pnl"] == pytest.approx(m["realized_pnl"], abs=1e-6)
     assert m["fees"] == pytest.approx(res.fees)
-    assert m["wins"] + m["losses"] == m["trades"] == len(res.trades)
+    assert m["wins"] + m["losses"] + m["breakeven"] == m["trades"] == len(res.trades)
+
+
+def test_break_even_trades_are_neither_wins_nor_losses() -> None:
+    trades = trades_frame([_trade(i, p) for i, p in enumerate([25.0, 0.0, 0.0, -5.0])])
+    eq = _equity([5000, 5025, 5025, 5025, 5020, 5020], days=2)
+    m = compute_metrics(trades, eq, 5000.0)
+    assert (m["wins"], m["losses"], m["breakeven"]) == (1, 1, 2)
+    assert m["avg_loss"] == pytest.approx(-5.0) and m["win_rate"] == pytest.approx(0.25)

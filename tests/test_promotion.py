@@ -52,7 +52,7 @@ def make_run(home: Path, run_id: str, metrics: dict[str, Any], holdout_sharpe: f
 def test_checks_are_ordered_and_carry_figures() -> None:
     gate = PromotionGate()
     checks = validation_checks({"metrics": GOOD, "baselines": BASELINES}, gate, n_trials=3)
-    assert [c.name for c in checks] == ["min_trades", "min_dsr", "beats_random", "beats_buy_and_hold"]
+    assert [c.name for c in checks] == ["min_trades", "min_dsr", "max_pbo", "beats_random", "beats_buy_and_hold"]
     assert all(c.passed for c in checks)
     assert checks[1].figures["n_trials"] == 3 and checks[1].figures["dsr"] > 0.95
     hold = holdout_check({"metrics": GOOD}, {"metrics": {"sharpe": 1.5}}, gate)

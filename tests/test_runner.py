@@ -141,3 +141,45 @@ def test_walk_forward_refits_models_inside_the_window(home: Path) -> None:
     assert (res.run_dir / "models" / "refit-1" / "predictor.pt").exists()
     doc = json.loads((res.run_dir / "metrics.json").read_text())
     assert doc["predictor"]["split"] == "validation"
+
+
+def test_a_run_from_the_cache_writes_the_same_metrics_as_the_first(tmp_path: Path) -> None:
+    """The first run on a new market generates and caches it, the next reads the cache: same metrics.json (the
+    market description and the exit model included); wall times live in timings.json."""
+    import shutil
+
+    spec = ["entry.type=momentum", "data.sessions=10", "splits.embargo_bars=45", "cycles=600"]
+    docs = []
+    for k in range(2):
+        home = tmp_path / f"h{k}"
+        if k == 1:
+            shutil.copytree(tmp_path / "h0" / "data", home / "data")
+        set_home(home)
+        try:
+            res = run_experiment(load_spec(None, spec), analyze=False)
+        finally:
+            set_home(None)
+        docs.append(json.loads((res.run_dir / "metrics.json").read_text()))
+        timings = json.loads((res.run_dir / "timings.json").read_text())
+        assert "exit_model.train_seconds" in timings
+    for d in docs:
+        d.pop("run_id")
+    assert docs[0] == docs[1]
+    assert docs[0]["data"]["bars"] == 3900 and "train_seconds" not in json.dumps(docs[0])
+
+
+def test_the_dsr_in_metrics_is_the_gates_dsr(home: Path) -> None:
+    """metrics.json (and so SUMMARY.txt and ANALYSIS.md) and the gate deflate over the same trials: right after
+    a run they show the same DSR (the run's own Sharpe used to be missing from the trials' variance)."""
+    from experiments.promotion.gate import current_dsr
+
+    checked = 0
+    for seed in (1, 2, 3):
+        res = run_experiment(load_spec(None, [*SMALL, f"seed={seed}", "entry.type=random",
+                                             "entry.random.entry_probability=0.05"]), analyze=False)
+        m = res.metrics
+        if m["dsr"] is None:
+            continue
+        assert m["dsr"] == pytest.approx(current_dsr(m, ledger.trial_count(), ledger.trial_sharpes()), abs=1e-12)
+        checked += 1
+    assert ledger.trial_count() == 3 and checked >= 2

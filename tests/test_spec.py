@@ -95,7 +95,7 @@ def test_apply_overrides_dict_form_and_diff() -> None:
     data = apply_overrides({}, {"exits.stop_loss_pct": 5.0, "entry.type": "random"})
     spec = validate_spec(data)
     diff = spec_diff(ExperimentSpec(), spec)
-    assert diff == {"entry.type": ("consensus", "random"), "exits.stop_loss_pct": (8.0, 5.0)}
+    assert diff == {"entry.type": ("consensus", "random"), "exits.stop_loss_pct": (50.0, 5.0)}
 
 
 def test_example_is_valid_yaml_and_round_trips(tmp_path: Path) -> None:

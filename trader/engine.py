@@ -43,7 +43,7 @@ class EngineConfig:
     selection: str = "delta"  # delta | moneyness
     target_delta: float = 0.5
     moneyness: float = 0.0
-    cooldown_bars: int = 5
+    cooldown_bars: int = 5  # bars skipped after an entry's bar (0: the very next bar may enter)
     interval_minutes: int = 1
     symbol: str = "SPY"
 
@@ -265,7 +265,7 @@ class Engine:
     def _may_open(self, i: int) -> bool:
         if len(self.positions) + self._pending_opens >= self.cfg.max_positions:
             return False
-        if i - self._last_entry_bar < max(1, self.cfg.cooldown_bars):
+        if i - self._last_entry_bar <= self.cfg.cooldown_bars:
             return False
         if self._rules.flat_by_eod:
             lead = self._rules.eod_minutes_before_close + self.cfg.interval_minutes * (self.cfg.costs.latency_bars + 1)

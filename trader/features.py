@@ -34,7 +34,9 @@ import pandas as pd
 
 from trader.errors import DataError
 
-RETURN_WINDOWS: tuple[int, ...] = (1, 5, 15, 30)
+RETURN_WINDOWS: tuple[int, ...] = (1, 5, 15, 30, 120, 390)
+"""Log returns over these many bars; the two long ones (two hours, a session) let a model with a short receptive
+field see a trend that lasts days (without them the default TCN saw 13 + 30 bars and was blind to it)."""
 VOL_WINDOWS: tuple[int, ...] = (5, 15, 30, 60)
 ATR_WINDOW = 14
 VOLUME_WINDOW = 30
@@ -44,7 +46,7 @@ BOLLINGER_WINDOW = 20
 HMA_WINDOW = 16
 VIX_CHANGE_BARS = 5
 WARMUP_BARS = 60
-"""The longest plain rolling window; rows before it were computed from a short history."""
+"""The longest short rolling window (the long returns, 120 and 390 bars, use what history exists until then)."""
 
 SESSION_OPEN_MINUTE = 9 * 60 + 30
 SESSION_MINUTES = 390.0

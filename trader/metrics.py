@@ -167,7 +167,7 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, initial_balance:
     n = len(pnl_t)
     win_mask = pnl_t > 0
     wins = int(win_mask.sum())
-    losses = n - wins
+    losses = int((pnl_t < 0).sum())  # a break-even trade is neither a win nor a loss
     gross_win = float(pnl_t[win_mask].sum())
     gross_loss = float(-pnl_t[pnl_t < 0].sum())
     realized = float(pnl_t.sum())
@@ -194,10 +194,11 @@ def compute_metrics(trades: pd.DataFrame, equity: pd.DataFrame, initial_balance:
         "trades": n,
         "wins": wins,
         "losses": losses,
+        "breakeven": n - wins - losses,
         "win_rate": wins / n if n else None,
         "win_rate_ci95": [ci[0], ci[1]] if ci else None,
         "avg_win": float(pnl_t[win_mask].mean()) if wins else None,
-        "avg_loss": float(pnl_t[~win_mask].mean()) if losses else None,
+        "avg_loss": float(pnl_t[pnl_t < 0].mean()) if losses else None,
         "profit_factor": gross_win / gross_loss if gross_loss > 0 else None,
         "expectancy": realized / n if n else None,
         "sharpe": _num(sr_ann),

@@ -6,7 +6,7 @@ t. A signal whose input is missing (no predictor, no regime model, no chains) fa
 
 | signal | direction from | passes when | vetoes when |
 |---|---|---|---|
-| predictor_agreement | sign of P(up) - 0.5, all horizons agreeing | mean |2 P(up) - 1| >= 0.10 | epistemic std > 90% of total at the first horizon |
+| predictor_agreement | sign of P(up) - 0.5, all horizons agreeing | mean |2 P(up) - 1| >= the predictor's own 80th percentile on held-out train bars (0.10 without one) | epistemic std > 90% of total at the first horizon |
 | hmm_stance | P(bull) - P(bear) of the trend HMM | the leading directional state has P > 0.5 | - |
 | momentum | sign of the 15-bar log return | |z| >= 0.5 against 60-bar volatility | - |
 | volatility_window | none (a filter) | neither extreme | P(high vol) > 0.8 (fails when P(low vol) > 0.8) |
@@ -30,6 +30,10 @@ SIGNAL_INPUTS = {
 PASS, FAIL, VETO = 1, 0, -1
 MOMENTUM_BARS, MOMENTUM_VOL_BARS, MOMENTUM_Z = 15, 60, 0.5
 PREDICTOR_MIN_STRENGTH, PREDICTOR_MAX_EPISTEMIC_SHARE = 0.10, 0.90
+PREDICTOR_STRENGTH_QUANTILE = 0.80
+"""A fitted predictor's pass threshold: this quantile of its own agreement strength on the held-out end of the
+train split. A fixed 0.10 passed nothing from a well-calibrated model on a weak edge (its up-probabilities stay
+near 0.5) and almost everything from an overconfident one; a quantile of its own output scales with both."""
 HMM_MIN_PROB = 0.5
 VOL_VETO_PROB, VOL_FAIL_PROB = 0.8, 0.8
 TECH_MIN_VOTE, RSI_EXHAUSTION = 0.5, 0.8  # rsi feature is centred: 0.8 = RSI 90
@@ -57,15 +61,22 @@ def _absent(n: int) -> dict[str, np.ndarray]:
     return _signal(np.zeros(n), np.zeros(n), np.zeros(n))
 
 
-def predictor_agreement(pred: dict[str, np.ndarray] | None, horizons: tuple[int, ...], n: int) -> dict:
+def agreement_strength(pred: dict[str, np.ndarray], horizons: tuple[int, ...]) -> np.ndarray:
+    """Mean |2 P(up) - 1| over the horizons: how far from a coin flip the predictor leans, per bar."""
+    p = np.stack([pred[f"pred_p_up_{h}"] for h in horizons], axis=1)
+    return np.mean(np.abs(2 * p - 1), axis=1)
+
+
+def predictor_agreement(pred: dict[str, np.ndarray] | None, horizons: tuple[int, ...], n: int,
+                        min_strength: float = PREDICTOR_MIN_STRENGTH) -> dict:
     """All horizons' direction probabilities on one side, strongly enough; veto when the model does not know."""
     if not pred or not horizons:
         return _absent(n)
     p = np.stack([pred[f"pred_p_up_{h}"] for h in horizons], axis=1)
     sides = np.sign(p - 0.5)
     agree = np.all(sides == sides[:, :1], axis=1) & (sides[:, 0] != 0)
-    strength = np.mean(np.abs(2 * p - 1), axis=1)
-    status = np.where(agree & (strength >= PREDICTOR_MIN_STRENGTH), PASS, FAIL)
+    strength = agreement_strength(pred, horizons)
+    status = np.where(agree & (strength >= min_strength), PASS, FAIL)
     h0 = horizons[0]
     epi, tot = pred.get(f"pred_epistemic_std_{h0}"), pred.get(f"pred_total_std_{h0}")
     if epi is not None and tot is not None:
@@ -175,6 +186,7 @@ def compute_signals(
     horizons: tuple[int, ...] = (),
     regime: dict[str, np.ndarray] | None = None,
     chain: dict[str, np.ndarray] | None = None,
+    predictor_min_strength: float = PREDICTOR_MIN_STRENGTH,
 ) -> dict[str, np.ndarray]:
     """All eight signals as flat per-bar arrays `sig_<name>_status|dir|strength` for a BarSeries."""
     n = len(closes)
@@ -182,7 +194,7 @@ def compute_signals(
     chain = chain or {}
     trend, vol, liq = regime.get("trend"), regime.get("volatility"), regime.get("liquidity")
     book = {
-        "predictor_agreement": predictor_agreement(pred, horizons, n),
+        "predictor_agreement": predictor_agreement(pred, horizons, n, predictor_min_strength),
         "hmm_stance": hmm_stance(trend, n),
         "momentum": momentum(closes),
         "volatility_window": volatility_window(vol, closes),

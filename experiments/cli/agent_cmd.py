@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from experiments.home import home_dir
+from trader.errors import GaussianError
 
 if TYPE_CHECKING:
     from agents.outcome import ProposeOutcome
@@ -61,6 +62,10 @@ def propose(
     from experiments.optimizer.agent_job import run_agent_job
 
     outcome = run_agent_job(offline=True if offline else None, dry_run=dry_run, max_proposals=max_proposals)
+    _print_outcome(outcome, as_json)
+
+
+def _print_outcome(outcome: ProposeOutcome, as_json: bool = False) -> None:
     if as_json:
         _json({**outcome.model_dump(mode="json"), "counts": outcome.counts()})
     else:
@@ -74,6 +79,25 @@ def propose(
         console.print(outcome.summary(), markup=False, highlight=False)
     if outcome.errors:
         raise typer.Exit(1)
+
+
+@app.command("search")
+def search(
+    sampler: Annotated[str, typer.Option("--sampler", help="tpe (Optuna's TPE) or random.")] = "tpe",
+    fields: Annotated[list[str] | None, typer.Option("--field", help="Search only fields under this prefix "
+                                                                      "(repeatable; default: the whole space).")] = None,
+    max_proposals: Annotated[int, typer.Option("--max", min=1, max=50, help="Trials to ask for.")] = 3,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and print; queue nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Budgeted search beside the agent: ask TPE (or random search) for trials, told past validation Sharpes."""
+    if sampler not in ("tpe", "random"):
+        raise GaussianError(f"--sampler must be tpe or random, got {sampler!r}")
+    from experiments.optimizer.agent_job import run_agent_job
+
+    outcome = run_agent_job(offline=True, dry_run=dry_run, max_proposals=max_proposals, sampler=sampler,
+                            fields=fields)
+    _print_outcome(outcome, as_json)
 
 
 @app.command("status")

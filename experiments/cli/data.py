@@ -80,7 +80,7 @@ def generate(
     name: Annotated[str, typer.Option("--name", help="Cache name under data/.")] = "default",
     sessions: Annotated[int, typer.Option("--sessions", min=1, help="Number of trading sessions.")] = 60,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    edge: Annotated[float, typer.Option("--edge", min=0.0, help="Planted momentum strength (0 = null market).")] = 0.3,
+    edge: Annotated[float, typer.Option("--edge", min=0.0, help="Planted momentum strength (0 = null market).")] = 1.0,
     start: Annotated[str, typer.Option("--start", help="First session on or after this date.")] = "2024-01-02",
     context: Annotated[bool, typer.Option("--context", help="Also generate the 15 context series and the "
                                                               "constituent panel.")] = False,
@@ -97,6 +97,31 @@ def generate(
 
         market.context = generate_context(market, seed=seed, lead_lag=lead_lag)
     _saved(name, market)
+
+
+@app.command("edge")
+def edge(
+    edges: Annotated[list[float] | None, typer.Argument(help="Edges to express (default 0 0.3 0.5 1 2).")] = None,
+    horizon: Annotated[int, typer.Option("--horizon", min=1, max=390, help="Holding period in bars.")] = 45,
+    cost: Annotated[float, typer.Option("--cost", min=0.0, help="Round-trip option cost per share ($): "
+                                                                 "spread plus fees.")] = 0.048,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """The synthetic planted edge in basis points of drift, the oracle's annualised Sharpe, and the break-even edge."""
+    from trader.market.edge_units import edge_units
+
+    rows = [edge_units(e, horizon, cost_per_share=cost) for e in (edges or [0.0, 0.3, 0.5, 1.0, 2.0])]
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    table = Table(title=f"planted edge at a {horizon}-bar hold (round-trip cost ${cost:.3f}/share, delta 0.5)")
+    for col in ("edge", "drift bp/bar", f"drift bp/{horizon} bars", "oracle Sharpe (annual)"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(f"{r.edge:g}", f"{r.drift_bps_per_bar:.3f}", f"{r.drift_bps_at_horizon:.1f}",
+                      f"{r.oracle_sharpe_annual:.1f}")
+    console.print(table)
+    console.print(f"break-even edge for an oracle trading options: {rows[0].break_even_edge:.3f}", highlight=False)
 
 
 @app.command("import")

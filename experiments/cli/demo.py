@@ -26,6 +26,9 @@ from trader.errors import StateError
 
 MARKER = ".gaussian-demo"
 MARKET = "demo"
+DEMO_EDGE = 1.0
+"""The demo market's planted edge: findable (22 bp of drift over a 45-minute hold, several times what SPY option
+costs take) so that the loop ends with a promotion; `--null` sets it to 0, where the gate must refuse."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,10 @@ def _section(c: Console, n: int, title: str, what: str) -> None:
 
 def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Console | None = None,
              paper_best: bool = False, base: dict[str, Any] | None = None,
-             size: DemoSize | None = None) -> dict[str, Any]:
+             size: DemoSize | None = None, null: bool = False) -> dict[str, Any]:
     """Walk the four flows in `home`, printing every step; return a summary (runs, decisions, promoted run, the
     paper session). `base` replaces fields of the demo's base spec; `paper_best` paper trades the best run when
-    nothing passed the gate (said so, never promoted)."""
+    nothing passed the gate (said so, never promoted); `null` makes the market's planted edge 0."""
     from experiments.cli import data as data_cmd
     from experiments.cli.progress_display import phase_display
     from experiments.cli.tables import attach_console_log, checks_table, leaderboard_table, queue_table, results_table
@@ -118,7 +121,11 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
     _section(c, next(step), "Market data",
              f"A synthetic SPY market: {size.sessions} sessions of 1-minute bars with modeled option chains, hidden "
              "trend/volatility/liquidity regimes and a planted momentum component (like `gaussian data generate`).")
-    data_cmd.generate(name=MARKET, sessions=size.sessions, seed=7, edge=0.3, start="2024-01-02")
+    edge = 0.0 if null else DEMO_EDGE
+    if null:
+        c.print("--null: the planted edge is 0, so every price is a martingale; the gate must refuse every run.",
+                highlight=False)
+    data_cmd.generate(name=MARKET, sessions=size.sessions, seed=7, edge=edge, start="2024-01-02")
 
     _section(c, next(step), "Flow 1: one experiment by hand",
              "Like `gaussian run`: the base spec (momentum entries) is fitted on the train split and evaluated "
@@ -223,7 +230,7 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
     _where(c, next(step), home, rows, session)
     seconds = time.monotonic() - t_start
     c.print(f"\ndemo finished in {seconds:.0f} s", highlight=False)
-    return {"home": str(home), "baseline": base_run.run_id, "results": results, "leaderboard": rows,
+    return {"home": str(home), "null": null, "edge": edge, "baseline": base_run.run_id, "results": results, "leaderboard": rows,
             "reviewed": reviewed, "promoted": promoted.get("run_id") if promoted else None,
             "paper": session, "seconds": seconds}
 

@@ -10,7 +10,9 @@ import typer
 from experiments.cli import (
     agent_cmd,
     analyze_cmd,
+    bench_cmd,
     cache_cmd,
+    check_cmd,
     demo_cmd,
     optimize_cmd,
     paper_cmd,
@@ -52,6 +54,8 @@ optimize_cmd.register(cli)
 demo_cmd.register(cli)
 paper_cmd.register(cli)
 serve_cmd.register(cli)
+bench_cmd.register(cli)
+check_cmd.register(cli)
 
 
 def tidy_help(command: Any) -> Any:

@@ -207,6 +207,10 @@ def _print_status(doc: dict[str, Any]) -> None:
                       f"{fmt_cell(p['validation_sharpe'])}, holdout Sharpe {fmt_cell(p['holdout_sharpe'])}", highlight=False)
     else:
         console.print("[bold]promoted[/] none yet")
+    if doc.get("pbo") is not None:
+        from experiments.promotion.pbo import pbo_sentence
+
+        console.print(f"[bold]overfitting[/] {pbo_sentence(doc['pbo'])}", highlight=False)
     if doc["health"]:
         for h in doc["health"]:
             color = {"error": "red", "warning": "yellow"}.get(h["level"], "cyan")

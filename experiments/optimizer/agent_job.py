@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import logging
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -264,8 +264,11 @@ def run_agent_job(
     *,
     queue: IdeaQueue | None = None,
     environ: Mapping[str, str] | None = None,
+    sampler: str | None = None,
+    fields: Sequence[str] | None = None,
 ) -> ProposeOutcome:
-    """One agent job: propose (LLM, or offline without an API key), queue, and record the outcome; never raises."""
+    """One agent job: propose (LLM, or offline without an API key; with `sampler` "tpe" or "random", the budgeted
+    search over `fields`), queue, and record the outcome; never raises."""
     home = home_dir()
     started = dt.datetime.now(dt.UTC)
     settings: LLMSettings | None = None
@@ -285,7 +288,13 @@ def run_agent_job(
         if not dry_run:
             write_status(outcome, cost_ledger, settings)
         return outcome
-    if mode == "offline":
+    if sampler is not None:
+        from agents.tpe import flatten, propose_tpe
+
+        outcome = propose_tpe(ctx, sink, tools.validate_changes, spec_model=ExperimentSpec,
+                              base=flatten(tools.base_data), prefixes=fields, sampler=sampler, max_proposals=limit,
+                              seed=tools.base.seed, dry_run=dry_run)
+    elif mode == "offline":
         outcome = propose_offline(ctx, sink, tools.validate_changes, spec_model=ExperimentSpec, max_proposals=limit,
                                   dry_run=dry_run, spec_hash_of=tools.spec_hash_of)
     else:

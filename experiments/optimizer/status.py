@@ -141,6 +141,13 @@ def _promoted() -> dict[str, Any] | None:
             "holdout_sharpe": hold.get("sharpe"), "holdout_pnl_pct": hold.get("pnl_pct")}
 
 
+def _pbo() -> dict[str, Any] | None:
+    """The Probability of Backtest Overfitting over the runs that share the commonest validation window."""
+    from experiments.promotion.pbo import current_pbo
+
+    return current_pbo() if runs_dir().exists() else None
+
+
 def collect_status(now: dt.datetime | None = None, ideas: list[Any] | None = None) -> dict[str, Any]:
     """Everything `gaussian status` shows, as a JSON-able dict with a `health` list of problems; `ideas` (the
     queue's ideas, already read by a caller that keeps them) saves reading the queue file again."""
@@ -187,5 +194,6 @@ def collect_status(now: dt.datetime | None = None, ideas: list[Any] | None = Non
         "agent_spend": spend,
         "agent_last_job": last_job,
         "promoted": _promoted(),
+        "pbo": _pbo(),
         "health": health,
     }

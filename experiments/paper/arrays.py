@@ -133,7 +133,8 @@ class LiveArrays:
             out.update(regime_arrays(probs))
         chain = self._chain_rows(view)
         closes = bars["close"].to_numpy(dtype=float)
-        out.update(compute_signals(closes, features, pred_arrays, horizons, probs, {k: v[:n] for k, v in chain.items()}))
+        out.update(compute_signals(closes, features, pred_arrays, horizons, probs, {k: v[:n] for k, v in chain.items()},
+                                   fitted.predictor_min_strength))
         return out
 
     def _chain_rows(self, view: Any) -> dict[str, np.ndarray]:

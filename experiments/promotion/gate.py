@@ -1,7 +1,8 @@
 """The promotion gate and the act of promoting: exactly one model is promoted, with the evidence that let it in.
 
 The gate's checks, in order: minimum trades; the Deflated Sharpe Ratio over the number of trials in the ledger
-above a threshold; beating the random-entry baseline; beating buy-and-hold; and, only when all of those pass,
+above a threshold; the Probability of Backtest Overfitting (CSCV over every run sharing the validation window,
+see experiments.promotion.pbo) at most `max_pbo`; beating the random-entry baseline; beating buy-and-hold; and, only when all of those pass,
 the sealed holdout (evaluated once, here): its Sharpe must keep at least (1 - holdout_margin) of the validation
 Sharpe (precisely: holdout >= validation - margin * |validation|). The gate's settings live in
 `<home>/promotion.yaml`, not in the experiment spec, so no proposal can loosen them.
@@ -33,7 +34,7 @@ from trader.errors import GaussianError, StateError
 from trader.sharpe_stats import PERIODS_PER_YEAR, deflated_sharpe, trials_variance
 
 GATE_FILE = "promotion.yaml"
-CHECK_ORDER = ("min_trades", "min_dsr", "beats_random", "beats_buy_and_hold", "holdout")
+CHECK_ORDER = ("min_trades", "min_dsr", "max_pbo", "beats_random", "beats_buy_and_hold", "holdout")
 
 
 class PromotionError(GaussianError):
@@ -50,6 +51,9 @@ class PromotionGate(BaseModel):
                            description="Deflated Sharpe Ratio over the ledger's trial count must exceed this")
     must_beat_random: bool = Field(True, description="validation P&L % must exceed the random-entry baseline's")
     must_beat_buy_and_hold: bool = Field(True, description="validation P&L % must exceed buy-and-hold's")
+    max_pbo: float = Field(0.5, ge=0.0, le=1.0,
+                           description="Probability of Backtest Overfitting over the trial matrix must not exceed "
+                                       "this (not applied while fewer than 3 runs x 8 days share the window)")
     holdout_margin: float = Field(0.5, ge=0.0, le=10.0,
                                   description="share of the validation Sharpe the holdout Sharpe may lose")
 
@@ -114,8 +118,21 @@ def current_dsr(metrics: dict[str, Any], n_trials: int, trial_sharpes: list[floa
                            3.0 if kurt is None else kurt, max(1, n_trials), trials_variance(trial_sharpes))
 
 
+def pbo_check(pbo: dict[str, Any] | None, gate: PromotionGate) -> GateCheck:
+    """PBO over the trial matrix at most max_pbo; passes, saying so, when too few runs or days share the window."""
+    value = None if pbo is None else _num(pbo.get("pbo"))
+    figures = {**(pbo or {}), "max_pbo": gate.max_pbo}
+    if value is None:
+        what = "not computed" if pbo is None else f"{pbo.get('runs', 0)} runs x {pbo.get('days', 0)} days"
+        return GateCheck("max_pbo", True, f"PBO not defined ({what} share the window; needs 3 runs x 8 days): too "
+                                          "few trials to measure selection overfitting", figures)
+    ok = value <= gate.max_pbo
+    return GateCheck("max_pbo", ok, f"PBO {value:.2f} over {pbo.get('runs')} runs x {pbo.get('days')} days "
+                                    f"{'<=' if ok else 'exceeds'} {gate.max_pbo}", figures)
+
+
 def validation_checks(doc: dict[str, Any], gate: PromotionGate, n_trials: int,
-                      trial_sharpes: list[float] | None = None) -> list[GateCheck]:
+                      trial_sharpes: list[float] | None = None, pbo: dict[str, Any] | None = None) -> list[GateCheck]:
     """The gate's checks on a run's validation figures (metrics.json content), in order."""
     m = doc.get("metrics") or {}
     base = doc.get("baselines") or {}
@@ -130,6 +147,7 @@ def validation_checks(doc: dict[str, Any], gate: PromotionGate, n_trials: int,
                             f"{'>' if ok else 'is not above'} {gate.min_dsr}",
                             {"dsr": dsr, "n_trials": n_trials, "min_dsr": gate.min_dsr, "sharpe": m.get("sharpe"),
                              "days": m.get("days")}))
+    checks.append(pbo_check(pbo, gate))
     pnl = _num(m.get("pnl_pct"))
     for name, key, label, wanted in (("beats_random", "random_entry", "random entry", gate.must_beat_random),
                                      ("beats_buy_and_hold", "buy_and_hold", "buy & hold",
@@ -285,7 +303,9 @@ def promote(run: str | Path, *, gate: PromotionGate | None = None, force: bool =
         if incumbent is not None and incumbent.get("run_id") == run_id:
             return PromotionDecision(run_id, True, bool(incumbent.get("forced")), by, [], incumbent.get("previous"),
                                      f"run {run_id} is already the promoted run", now)
-        checks = validation_checks(doc, gate, ledger.trial_count(), ledger.trial_sharpes())
+        from experiments.promotion.pbo import current_pbo
+
+        checks = validation_checks(doc, gate, ledger.trial_count(), ledger.trial_sharpes(), current_pbo(run_id))
         if auto:
             checks.append(incumbent_check(doc, incumbent))
         holdout: dict[str, Any] | None = None

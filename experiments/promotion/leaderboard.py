@@ -89,5 +89,7 @@ def leaderboard(limit: int | None = None) -> list[dict[str, Any]]:
 
 
 def trials_note() -> str:
-    """How many trials the DSR column is deflated over."""
-    return f"DSR over {ledger.trial_count()} trials in the ledger"
+    """How many trials the DSR column is deflated over, and the PBO of choosing the best of them."""
+    from experiments.promotion.pbo import current_pbo, pbo_sentence
+
+    return f"DSR over {ledger.trial_count()} trials in the ledger; {pbo_sentence(current_pbo())}"

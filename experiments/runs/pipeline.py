@@ -36,7 +36,12 @@ from trader.families.registry import (
 from trader.features import build_features
 from trader.market.base import Market
 from trader.market.universe import close_times, truncate_context
-from trader.signals import compute_signals
+from trader.signals import (
+    PREDICTOR_MIN_STRENGTH,
+    PREDICTOR_STRENGTH_QUANTILE,
+    agreement_strength,
+    compute_signals,
+)
 from trader.strategies.base import BarSeries, Strategy
 from trader.strategies.baselines import MomentumStrategy, RandomStrategy
 from trader.strategies.predictor_strategy import PredictorStrategy
@@ -86,6 +91,12 @@ class FittedModels:
             return build_features(market.bars)
         return feature_frame(market, self.families, intraday=self.predictor.config.intraday)
 
+    @property
+    def predictor_min_strength(self) -> float:
+        """The predictor_agreement signal's pass threshold, calibrated on the predictor's own held-out output."""
+        value = (self.predictor.report or {}).get("agreement_threshold") if self.predictor is not None else None
+        return float(value) if value is not None else PREDICTOR_MIN_STRENGTH
+
     def arrays(self, market: Market, start: int = 0) -> dict[str, np.ndarray]:
         """Causal per-bar arrays over the market's bars; predictions are computed from bar `start` on."""
         bars = market.bars
@@ -109,7 +120,7 @@ class FittedModels:
             out.update(regime_arrays(probs))
         chain = chain_arrays(market.chains if "chain" in self.families else None, bars.index)
         out.update(compute_signals(bars["close"].to_numpy(dtype=float), features, pred_arrays, horizons,
-                                   probs, chain))
+                                   probs, chain, self.predictor_min_strength))
         return out
 
 
@@ -305,6 +316,7 @@ def _fit_predictor(spec: ExperimentSpec, market: Market, train: tuple[int, int],
     predictor = fit_predictor(train_market.bars, features, b, cfg, tcfg, train_start=a, on_epoch=on_epoch)
     ran = predictor.report.get("epochs_run", tr.epochs)
     report(phase, ran, ran, f"best epoch {predictor.report.get('best_epoch')}")
+    predictor.report["agreement_threshold"] = calibrate_agreement(predictor, features, b)
     predictor.save(models_dir)
     return predictor
 
@@ -324,6 +336,21 @@ def _fit_regime(spec: ExperimentSpec, market: Market, train: tuple[int, int], mo
                              context=context if context is not None and len(context.columns) else None)
     regime.save(models_dir)
     return regime
+
+
+def calibrate_agreement(predictor: Any, features: Any, train_end: int) -> float | None:
+    """The predictor's PREDICTOR_STRENGTH_QUANTILE of agreement strength on the held-out (early-stopping) end of
+    train: the pass threshold of its agreement signal, so the signal passes on its most confident fifth of bars
+    whatever its calibration. None when that part is empty."""
+    from trader.models.predictor import series_arrays
+
+    cut = int(predictor.report.get("early_stop_cut", train_end))
+    if cut >= train_end:
+        return None
+    pred = series_arrays(predictor.predict_all(features, start=cut, end=train_end), predictor.horizons)
+    strength = agreement_strength(pred, predictor.horizons)[cut:train_end]
+    strength = strength[np.isfinite(strength)]
+    return round(float(np.quantile(strength, PREDICTOR_STRENGTH_QUANTILE)), 6) if len(strength) else None
 
 
 def _fit_exit_model(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,

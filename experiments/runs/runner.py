@@ -27,6 +27,7 @@ from experiments.spec.model import ExperimentSpec
 from experiments.spec.splits import Splits, split_bars
 from trader.domain import trades_frame
 from trader.errors import GaussianError
+from trader.market.base import Market
 from trader.metrics import compute_metrics
 
 log = logging.getLogger("gaussian.runner")
@@ -95,6 +96,23 @@ def _analyze(run_dir: Path) -> None:
         write_text(run_dir / "ANALYSIS_FAILED.txt", f"{exc}\n")
 
 
+def run_metrics(trades: pd.DataFrame, equity: pd.DataFrame, initial: float, n_trials: int,
+                others: list[float]) -> dict[str, Any]:
+    """A run's metrics with its DSR defined as the gate defines it: over every trial so far, this one included,
+    in the trial count and in the variance of the trials' Sharpe ratios (one definition wherever a DSR is shown)."""
+    first = compute_metrics(trades, equity, initial, n_trials=n_trials, sharpe_trials=others)
+    own = first.get("sharpe")
+    if own is None:
+        return first
+    return compute_metrics(trades, equity, initial, n_trials=n_trials, sharpe_trials=[*others, float(own)])
+
+
+def market_meta(market: Market) -> dict[str, Any]:
+    """The market's description as metrics.json records it, the same whether it was just generated or read from
+    the cache (the cache adds bar and session counts; so does this)."""
+    return {**market.meta, "bars": len(market.bars), "sessions": len(set(market.bars.index.date))}
+
+
 def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | None,
              progress: RunProgress) -> RunResult:
     progress("load market", 0, 1)
@@ -122,7 +140,7 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
     n_trials = ledger.trial_count() + 1
     initial = spec.trading.initial_balance
     trades = trades_frame(res.trades)
-    metrics = compute_metrics(trades, res.equity, initial, n_trials=n_trials, sharpe_trials=ledger.trial_sharpes())
+    metrics = run_metrics(trades, res.equity, initial, n_trials, ledger.trial_sharpes())
     rnd_metrics = compute_metrics(trades_frame(rnd.trades), rnd.equity, initial)
     baselines = {
         "buy_and_hold": buy_and_hold(market, start, end, initial),
@@ -132,7 +150,7 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
     doc = {
         "run_id": run_id, "spec_hash": spec_hash(spec), "split": "validation", "window": window,
         "splits": splits.as_dict(stamps), "metrics": metrics, "baselines": baselines,
-        "rejected_orders": len(res.rejected), "data": dict(market.meta), **pipe.report,
+        "rejected_orders": len(res.rejected), "data": market_meta(market), **pipe.report,
     }
     write_frame(run_dir / "trades.parquet", trades)
     write_frame(run_dir / "equity.parquet", _with_baselines(res.equity, rnd.equity, market, start, end, initial))

@@ -40,7 +40,8 @@ class DataSpec(_Section):
     sessions: int = Field(60, ge=5, le=2000, description="synthetic sessions to generate")
     start: dt.date = Field(dt.date(2024, 1, 2), description="first session (synthetic) or window start")
     end: dt.date | None = Field(None, description="window end (real_daily, file); None = all")
-    edge: float = Field(0.3, ge=0.0, le=2.0, description="strength of the synthetic planted component; 0 = null market")
+    edge: float = Field(1.0, ge=0.0, le=2.0, description="strength of the synthetic planted component; 0 = null market "
+                        "(see `gaussian data edge` for it in basis points, Sharpe and against costs)")
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="synthetic generator seed; None = the spec seed")
     max_dte: int = Field(5, ge=0, le=30, description="listed expiries 0..max_dte trading days (synthetic/modeled)")
     interval: Interval = Field("1min", description="bar interval the engine runs on (bars are aggregated)")
@@ -178,7 +179,7 @@ class PredictorEntrySpec(_Section):
 
 
 class MomentumSpec(_Section):
-    lookback_bars: int = Field(15, ge=2, le=500)
+    lookback_bars: int = Field(120, ge=2, le=500, description="two hours: a multi-session trend shows over hours")
     threshold_sigma: float = Field(1.0, ge=0.0, le=10.0, description="entry when the move exceeds this many sigmas")
 
 
@@ -190,7 +191,7 @@ class EntrySpec(_Section):
     """Which entry controller decides, and its parameters."""
 
     type: EntryType = Field("consensus", description="entry controller (momentum and random are the baselines)")
-    cooldown_bars: int = Field(5, ge=0, le=1000, description="bars to wait after an entry before the next")
+    cooldown_bars: int = Field(5, ge=0, le=1000, description="bars skipped after an entry's bar before the next entry (0: the next bar may enter)")
     consensus: ConsensusSpec = Field(default_factory=ConsensusSpec)
     bandit: BanditSpec = Field(default_factory=BanditSpec)
     rl: RLSpec = Field(default_factory=RLSpec)
@@ -210,8 +211,11 @@ class ExitModelSpec(_Section):
 class ExitSpec(_Section):
     """Layered exits: hard rules first, then an optional model."""
 
-    stop_loss_pct: float | None = Field(8.0, gt=0.0, le=100.0, description="None disables")
-    take_profit_pct: float | None = Field(15.0, gt=0.0, le=1000.0, description="None disables")
+    stop_loss_pct: float | None = Field(
+        50.0, gt=0.0, le=100.0, description="None disables; a catastrophe stop by default (an 8% stop on an "
+        "at-the-money option is a few basis points of SPY, inside one bar's noise, and cut every trend trade)")
+    take_profit_pct: float | None = Field(
+        None, gt=0.0, le=1000.0, description="None disables (the default: a trend edge pays in the right tail)")
     trailing_activation_pct: float | None = Field(None, gt=0.0, le=1000.0, description="gain that arms the trail")
     trailing_distance_pct: float = Field(5.0, gt=0.0, le=100.0, description="give-back from the peak that exits")
     max_hold_minutes: int | None = Field(45, ge=1, le=20_000, description="None disables")

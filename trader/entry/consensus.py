@@ -45,7 +45,9 @@ class ConsensusController:
 
     Direction: the sign of the weighted sum of the passing directional signals. A passing signal agrees when its
     direction matches or it is a filter (no direction). Weighted confidence: the weighted mean strength of the
-    agreeing signals over all active (unblocked) signals' weights. Any veto blocks the bar.
+    agreeing signals (over their own weights), so it measures how strongly they agree, while
+    `min_signals_to_trade` alone says how many must: dividing by every active signal's weight instead tied the
+    two together, so that at the default 0.55 no count below six could ever bind. Any veto blocks the bar.
     """
 
     name = "consensus"
@@ -67,7 +69,7 @@ class ConsensusController:
         vote = sum(self.weights[s] * strength[s] * dirs[s] for s in passing)
         direction = int(np.sign(vote))
         agreeing = tuple(s for s in passing if direction != 0 and dirs[s] in (0, direction))
-        total = sum(self.weights.values())
+        total = sum(self.weights[s] for s in agreeing)
         confidence = sum(self.weights[s] * strength[s] for s in agreeing) / total if total > 0 else 0.0
         trade = (not vetoes and direction != 0 and len(agreeing) >= self.cfg.min_signals_to_trade
                  and confidence >= self.cfg.min_weighted_confidence)
