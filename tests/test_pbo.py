@@ -47,3 +47,31 @@ def test_the_gate_check_refuses_above_max_pbo_and_says_when_undefined() -> None:
     assert pbo_check({"pbo": 0.2, "runs": 5, "days": 20, "splits": 70}, gate).passed
     undefined = pbo_check({"pbo": None, "runs": 1, "days": 12}, gate)
     assert undefined.passed is True and "1 runs x 12 days share the window" in undefined.detail
+
+
+def test_the_stored_pbo_is_read_without_numpy_and_marked_stale_when_runs_finish(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from experiments.home import set_home
+    from experiments.promotion.pbo_store import pbo_sentence, read_pbo, refresh_pbo
+
+    set_home(tmp_path)
+    try:
+        assert read_pbo() is None and "not computed yet" in pbo_sentence(None)
+        (tmp_path / "runs" / "r1").mkdir(parents=True)
+        (tmp_path / "runs" / "r1" / "metrics.json").write_text("{}")
+        doc = refresh_pbo()
+        assert doc["pbo"] is None and doc["finished_runs"] == 1 and read_pbo()["stale"] is False
+        (tmp_path / "runs" / "r2").mkdir()
+        (tmp_path / "runs" / "r2" / "metrics.json").write_text("{}")
+        assert read_pbo()["stale"] is True and "as of" in pbo_sentence(read_pbo())
+    finally:
+        set_home(None)
+    code = ("import sys; from experiments.home import set_home; set_home(sys.argv[1]); "
+            "from experiments.promotion.pbo_store import read_pbo; import json; print(json.dumps(read_pbo())); "
+            "print(sorted(m for m in ('numpy', 'pandas', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    first, loaded = out.stdout.splitlines()
+    assert json.loads(first)["finished_runs"] == 1 and loaded == "[]"

@@ -51,7 +51,7 @@ def test_a_run_feeds_the_families_to_every_model_and_reports_their_importance(ho
     doc = json.loads((res.run_dir / "metrics.json").read_text())
     rep = doc["features"]
     assert rep["used"] == ["price", "chain", "macro", "surface"] and rep["warnings"] == []
-    assert rep["columns"] == {"price": 24, "macro": 23, "surface": 8}
+    assert rep["columns"] == {"price": 26, "macro": 23, "surface": 8}
     assert set(rep["predictor_importance"]["groups"]) == {"price", "macro", "surface"}
     assert set(rep["exit_importance"]["groups"]) >= {"price", "macro", "surface"}
     saved = json.loads((res.run_dir / "models" / "predictor.json").read_text())

@@ -122,13 +122,19 @@ OLD_HASHES = {
 }
 
 
+# Defaults that changed since (the known-answer work moved the demo edge, the exits and the momentum lookback):
+# a spec that relied on them is a different experiment now, so the pinned specs state the old values.
+OLD_DEFAULTS = ["data.edge=0.3", "entry.momentum.lookback_bars=15", "exits.stop_loss_pct=8",
+                "exits.take_profit_pct=15"]
+
+
 @pytest.mark.parametrize("overrides", list(OLD_HASHES))
 def test_old_specs_keep_their_hash(overrides: tuple[str, ...]) -> None:
     from experiments.spec.io import spec_hash
 
-    spec = load_spec(None, list(overrides))
+    spec = load_spec(None, [*OLD_DEFAULTS, *overrides])
     assert spec_hash(spec) == OLD_HASHES[overrides]
-    explicit = load_spec(None, [*overrides, "features.families=[price,chain]", "features.regime=false",
+    explicit = load_spec(None, [*OLD_DEFAULTS, *overrides, "features.families=[price,chain]", "features.regime=false",
                                 "data.lead_lag=0"])
     assert spec_hash(explicit) == OLD_HASHES[overrides]
 

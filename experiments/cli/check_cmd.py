@@ -1,4 +1,5 @@
-"""`gaussian check lookahead RUN` and `gaussian check null SPEC`: one verdict each, with its figures."""
+"""`gaussian check lookahead RUN`, `gaussian check null SPEC` (one verdict each, with its figures) and
+`gaussian check pbo` (the Probability of Backtest Overfitting over the runs so far)."""
 from __future__ import annotations
 
 import json
@@ -46,6 +47,19 @@ def null(
 
     doc = check_null(load_spec(spec_path, overrides), seeds=seeds)
     _print(doc, as_json, not doc["leak"])
+
+
+@app.command("pbo")
+def pbo(as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False) -> None:
+    """Compute the Probability of Backtest Overfitting over the runs sharing a validation window now, and keep it
+    for `gaussian status` and the leaderboard."""
+    from experiments.promotion.pbo_store import pbo_sentence, refresh_pbo
+
+    doc = refresh_pbo()
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2, default=str))
+    else:
+        typer.echo(pbo_sentence(doc))
 
 
 def register(cli: typer.Typer) -> None:

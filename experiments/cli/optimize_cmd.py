@@ -208,7 +208,7 @@ def _print_status(doc: dict[str, Any]) -> None:
     else:
         console.print("[bold]promoted[/] none yet")
     if doc.get("pbo") is not None:
-        from experiments.promotion.pbo import pbo_sentence
+        from experiments.promotion.pbo_store import pbo_sentence
 
         console.print(f"[bold]overfitting[/] {pbo_sentence(doc['pbo'])}", highlight=False)
     if doc["health"]:

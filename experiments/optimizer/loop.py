@@ -391,6 +391,7 @@ class Optimizer:
                     raise LeaseError(f"the lease of idea {idea.id} was lost while it ran")
                 self.queue.complete(idea.id, self.wid, res["run_id"], res.get("metrics") or {})
                 rec["status"] = "done"
+                self._refresh_pbo()
                 m = res.get("metrics") or {}
                 log.info("idea %s done in %.0f s: run %s, %s trades, P&L %s%%, Sharpe %s (analysis %s)", idea.id,
                          outcome.seconds, res["run_id"], m.get("trades"), _f2(m.get("pnl_pct")), _f2(m.get("sharpe")),
@@ -421,6 +422,15 @@ class Optimizer:
             marked = abandon_attempts(idea.id, f"lease lost: {exc}", since=t0)
             log.warning("%s; its result is not recorded (abandoned: %s)", exc, ", ".join(marked) or "none")
         return rec
+
+    def _refresh_pbo(self) -> None:
+        """Recompute the PBO over the trial matrix for `gaussian status` and the leaderboard (never fatal)."""
+        from experiments.promotion.pbo_store import refresh_pbo
+
+        try:
+            refresh_pbo()
+        except (GaussianError, OSError, ValueError) as exc:
+            log.warning("the PBO could not be recomputed: %s", exc)
 
     def _auto_promote(self, run_id: str) -> dict[str, Any]:
         from experiments.promotion.gate import promote

@@ -143,9 +143,9 @@ def _promoted() -> dict[str, Any] | None:
 
 def _pbo() -> dict[str, Any] | None:
     """The Probability of Backtest Overfitting over the runs that share the commonest validation window."""
-    from experiments.promotion.pbo import current_pbo
+    from experiments.promotion.pbo_store import read_pbo
 
-    return current_pbo() if runs_dir().exists() else None
+    return read_pbo()
 
 
 def collect_status(now: dt.datetime | None = None, ideas: list[Any] | None = None) -> dict[str, Any]:

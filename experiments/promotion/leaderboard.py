@@ -90,6 +90,6 @@ def leaderboard(limit: int | None = None) -> list[dict[str, Any]]:
 
 def trials_note() -> str:
     """How many trials the DSR column is deflated over, and the PBO of choosing the best of them."""
-    from experiments.promotion.pbo import current_pbo, pbo_sentence
+    from experiments.promotion.pbo_store import pbo_sentence, read_pbo
 
-    return f"DSR over {ledger.trial_count()} trials in the ledger; {pbo_sentence(current_pbo())}"
+    return f"DSR over {ledger.trial_count()} trials in the ledger; {pbo_sentence(read_pbo())}"

@@ -10,14 +10,12 @@ from typing import Any
 import pandas as pd
 
 from experiments.home import runs_dir
+from experiments.promotion.pbo_store import MIN_DAYS, MIN_RUNS
 from experiments.runs.attempts import is_abandoned
 from experiments.runs.store import list_runs, read_json
 from trader.errors import StateError
 from trader.metrics import daily_returns
 from trader.pbo import cscv_pbo
-
-MIN_RUNS, MIN_DAYS = 3, 8
-"""Below this the CSCV split is too coarse to mean anything (two runs over six days give PBO 0 or 1 by a coin)."""
 
 
 def _window_key(doc: dict[str, Any]) -> tuple[str, str] | None:
@@ -64,12 +62,3 @@ def current_pbo(run_id: str | None = None) -> dict[str, Any]:
     if res is not None:
         out.update(blocks=res.n_blocks, splits=res.n_splits, logit_median=res.logit_median)
     return out
-
-
-def pbo_sentence(doc: dict[str, Any]) -> str:
-    """One line for tables: the PBO and what it was computed from."""
-    if doc.get("pbo") is None:
-        return (f"PBO n/a ({doc.get('runs', 0)} runs x {doc.get('days', 0)} days share a window; needs {MIN_RUNS} x "
-                f"{MIN_DAYS})")
-    return f"PBO {doc['pbo']:.2f} over {doc['runs']} runs x {doc['days']} days (CSCV, {doc['splits']} splits)"
-
