@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.paper.arrays import LiveArrays
+from experiments.paper.exit_binding import LiveExitModel
 from experiments.paper.guard import GuardedStrategy, JournalingBroker, KillSwitches, PaperLimits
 from experiments.paper.journal import (
     Journal,
@@ -112,13 +113,13 @@ class PaperSession:
         else:
             self.inner = SimBroker(feed, self.cfg.costs, self.cfg.initial_balance)
         self.broker = JournalingBroker(self.inner, self.journal, self.kills, now=lambda: feed.clock.now())
-        self.exit_model = exit_model
+        self.exit_model = LiveExitModel(exit_model, feed) if exit_model is not None else None
         start = feed.first_session_bar
         first = max(0, start - spec.model.window) if first is None else first
         self.arrays = LiveArrays(fitted, feed, first, arrays_mode)
         self.strategy = GuardedStrategy(strategy, self.kills, self.journal)
         self.engine = Engine(feed, self.broker, self.strategy, self.cfg, series=self.arrays.series,
-                             exit_model=exit_model)
+                             exit_model=self.exit_model)
         self.last_bar = feed.first_session_bar - 1
         self.last_row: dict[str, Any] = {}
         self.bar_seconds: list[float] = []
@@ -271,8 +272,6 @@ class PaperSession:
         if not self.arrays.primed:
             self.arrays.prime(i)
         self.arrays.update(i)
-        if self.exit_model is not None and self.engine.positions:
-            self.exit_model.bind(self.feed.view(i).bars)
         quoter = self.feed.market.quoter
         if self.engine.positions and hasattr(quoter, "prefetch"):
             quoter.prefetch(i, [p.symbol for p in self.engine.positions.values()])
