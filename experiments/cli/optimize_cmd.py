@@ -78,8 +78,10 @@ def register(cli: typer.Typer) -> None:
         doc = collect_status()
         if as_json:
             typer.echo(json.dumps(doc, indent=2, default=str))
-            return
-        _print_status(doc)
+        else:
+            _print_status(doc)
+        if doc.get("queue_error"):  # a damaged queue is an error for scripts too
+            raise typer.Exit(2)
 
     @cli.command("leaderboard")
     def leaderboard_cmd(
@@ -145,7 +147,10 @@ def _print_status(doc: dict[str, Any]) -> None:
             console.print(f"  leased: idea {r['idea_id']} by {r['worker']} (heartbeat {r['heartbeat']})",
                           highlight=False)
     q = {k: v for k, v in (doc["queue"] or {}).items() if v}
-    console.print("[bold]queue[/] " + (", ".join(f"{k} {v}" for k, v in q.items()) or "empty"))
+    if doc.get("queue_error"):
+        console.print("[bold]queue[/] [red]damaged[/]: the file cannot be read (see health)")
+    else:
+        console.print("[bold]queue[/] " + (", ".join(f"{k} {v}" for k, v in q.items()) or "empty"))
     if doc["recent"]:
         t = Table(title="recent results", box=box.SIMPLE_HEAD)
         for col in ("#", "status", "run", "trades", "P&L%", "Sharpe", "title"):

@@ -175,6 +175,7 @@ def collect_status(now: dt.datetime | None = None) -> dict[str, Any]:
         "time": now.isoformat(timespec="seconds"),
         "optimizer": {**(opt or {}), **live},
         "queue": counts,
+        "queue_error": queue_error,
         "running": running,
         "recent": recent,
         "agent_spend": spend,

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.runs import ledger
+from experiments.runs.attempts import withdraw_unrecorded_attempts
 from experiments.runs.backtest import buy_and_hold, evaluate
 from experiments.runs.market_loader import load_market_for
 from experiments.runs.pipeline import baseline_strategy, build_pipeline, truncated
@@ -48,8 +49,11 @@ def _window(spec: ExperimentSpec, splits: Splits, cycles: int | None) -> tuple[i
 
 def run_experiment(spec: ExperimentSpec, cycles: int | None = None, idea_id: str | None = None,
                    progress: Callable[[str, int, int], None] | None = None, analyze: bool = True) -> RunResult:
-    """Run one experiment end to end into a new run directory and append it to the ledger."""
+    """Run one experiment end to end into a new run directory and append it to the ledger (an idea's earlier
+    attempts, which never recorded a result, are set aside first: one ledger line per completed idea)."""
     h = spec_hash(spec)
+    if idea_id is not None:
+        withdraw_unrecorded_attempts(idea_id)
     run_id, run_dir = create_run_dir(h)
     handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
