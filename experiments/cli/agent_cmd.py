@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.config import AGENT_CONFIG_FILE, load_agent_config
-from agents.cost_ledger import CostLedger, default_ledger_path
+from agents.cost_ledger import CostLedger, default_ledger_path, usd_text
 from agents.outcome import ProposeOutcome
 from experiments.home import home_dir
 from experiments.optimizer.agent_job import read_status, run_agent_job
@@ -59,6 +59,8 @@ def propose(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Propose experiments: the LLM when ANTHROPIC_API_KEY is set, else (or with --offline) the offline rules."""
+    home = home_dir()
+    load_agent_config(home / AGENT_CONFIG_FILE, home)  # a bad agent.yaml or .env: one error line, exit code 2
     outcome = run_agent_job(offline=True if offline else None, dry_run=dry_run, max_proposals=max_proposals)
     if as_json:
         _json({**outcome.model_dump(mode="json"), "counts": outcome.counts()})
@@ -87,7 +89,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         return
     console = Console()
     blocked = " [red](cap reached: no API calls until tomorrow, UTC)[/]" if spend["blocked"] else ""
-    console.print(f"LLM spend {spend['day']} (UTC): ${spend['spent_today_usd']:.4f} of ${spend['daily_cap_usd']:.2f}"
+    console.print(f"LLM spend {spend['day']} (UTC): ${spend['spent_today_usd']:.4f} of {usd_text(spend['daily_cap_usd'])}"
                   f" in {spend['calls_today']} call(s), {spend['failures_today']} failed{blocked}")
     console.print(f"all-time spend ${spend['total_usd']:.4f}; ledger {spend['ledger']}", markup=False,
                   highlight=False)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agents.cost_ledger import usd_text
 from experiments.cli.tables import attach_console_log, checks_table, fmt_cell, leaderboard_table
 from trader.errors import GaussianError
 
@@ -165,7 +166,7 @@ def _print_status(doc: dict[str, Any]) -> None:
     spend = doc.get("agent_spend") or {}
     agent = opt.get("agent") or {}
     line = (f"[bold]agent[/] spend today ${spend.get('spent_today_usd', 0):.4f}"
-            + (f" of ${spend['daily_cap_usd']:.2f}" if "daily_cap_usd" in spend else "")
+            + (f" of {usd_text(spend['daily_cap_usd'])}" if "daily_cap_usd" in spend else "")
             + f", total ${spend.get('total_usd', 0):.4f}")
     job = doc.get("agent_last_job") or {}
     if job.get("time"):

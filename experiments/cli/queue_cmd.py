@@ -15,7 +15,7 @@ from agents.sink import Source
 from experiments.home import runs_dir
 from experiments.ideas.models import Idea, Status
 from experiments.ideas.queue import IdeaQueue
-from experiments.spec.io import apply_overrides, load_spec, spec_diff, validate_spec
+from experiments.spec.io import apply_overrides, check_data_inputs, load_spec, spec_diff, validate_spec
 from experiments.spec.io import spec_hash as hash_spec
 
 app = typer.Typer(
@@ -240,6 +240,7 @@ def add(
     else:
         source = "base spec with --set " + ", ".join(set_) if set_ else "base spec"
         full = validate_spec(apply_overrides(q.base_spec().model_dump(mode="json"), set_), source)
+    check_data_inputs(full, "queue add")
     idea = q.add_spec(full, title=title, hypothesis=hypothesis, rationale=rationale, priority=priority,
                       source=Source(kind="human", name=(actor.removeprefix("human:") or "human")[:80]),
                       approve=approve_, actor=actor, note=note)
