@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents.llm_errors import LLMConfigError
+from agents.llm_errors import EnvFileError, LLMConfigError
 from agents.settings import LLMSettings, load_llm_settings
 
 AGENT_CONFIG_FILE = "agent.yaml"
@@ -84,6 +84,8 @@ def load_agent_config(
     config, llm_values = split_config(values, str(path) if path is not None else AGENT_CONFIG_FILE)
     try:
         settings = load_llm_settings(home, llm_values, environ)
+    except EnvFileError:
+        raise  # names the .env file itself
     except LLMConfigError as err:
         raise LLMConfigError(f"{path}: {err}") from None
     return config, settings

@@ -1,7 +1,8 @@
 """What the agent reads: digests of the latest validation reports, the leaderboard and the tried list, within a budget.
 
 Only validation figures ever enter the context: any mapping key that mentions the holdout is dropped on the way
-in and `assert_no_holdout` re-checks the finished context. The budget is a simple estimate (characters / 4) of
+in, any sentence of text that mentions it is cut (agents.untrusted), and `assert_no_holdout` re-checks the
+finished context, keys and text. The budget is a simple estimate (characters / 4) of
 the rendered user prompt; when it is exceeded, detail is dropped in a fixed order (oldest first) and each cut
 is named in `omitted`, so the model knows what it is not seeing.
 """
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.llm_errors import LLMError
 from agents.proposal import is_protected
+from agents.untrusted import mentions_holdout, scrub_strings
 
 ANALYSIS_JSON = "analysis.json"
 ANALYSIS_MD = "ANALYSIS.md"
@@ -120,10 +122,12 @@ def _holdout_keys(obj: Any, path: str = "") -> Iterator[str]:
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
             yield from _holdout_keys(v, f"{path}[{i}]")
+    elif isinstance(obj, str) and mentions_holdout(obj):
+        yield f"{path} (text)"
 
 
 def assert_no_holdout(obj: Any) -> None:
-    """Raise ContextError when any mapping key in `obj` mentions the holdout."""
+    """Raise ContextError when any mapping key or any text in `obj` mentions the holdout."""
     found = list(_holdout_keys(obj.model_dump(mode="json") if isinstance(obj, BaseModel) else obj))
     if found:
         raise ContextError(f"The agent context holds holdout data at {', '.join(found[:3])}; it may only see "
@@ -279,6 +283,8 @@ def build_context(
         signal_names=list(signal_names),
         max_proposals=max_proposals,
     )
+    # report text, titles and errors are untrusted: no sentence mentioning the holdout gets through
+    ctx = AgentContext.model_validate(scrub_strings(ctx.model_dump(mode="json")))
     assert_no_holdout(ctx)
     return ctx
 

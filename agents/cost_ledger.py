@@ -1,9 +1,16 @@
-"""Append-only JSONL ledger of LLM calls with per-day totals and a hard daily spending cap."""
+"""Append-only JSONL ledger of LLM calls with per-day totals and a hard daily spending cap.
+
+The cap holds with one call in flight too: before sending, a call reserves its maximum cost (its input bound plus
+max_tokens at the model's price) in `agent_costs.reserved.json`; a call that could take today's spend past the
+cap is not sent. After the answer (whatever its shape) the reservation is settled by the call's ledger line. A
+process killed mid-call leaves its reservation standing for the rest of its day: the cap fails closed.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +20,7 @@ from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.llm_errors import BudgetExceeded
-from agents.settings import LLMSettings
+from agents.settings import LLMSettings, Usage
 from trader.errors import StateError
 
 Outcome = Literal["ok", "bad_response", "unavailable", "rejected"]
@@ -21,6 +28,18 @@ Outcome = Literal["ok", "bad_response", "unavailable", "rejected"]
 retries exhausted; rejected: a 4xx that retrying cannot fix."""
 
 LEDGER_RELATIVE_PATH = Path("runs") / "agent_costs.jsonl"
+
+
+def usd_text(usd: float) -> str:
+    """Dollars as people read them: cents from $1 up, and enough digits below that ($0.003 is not $0.00)."""
+    if usd == 0 or abs(usd) >= 1:
+        return f"${usd:,.2f}"
+    return f"${usd:.2g}" if abs(usd) < 0.01 else f"${usd:.4f}".rstrip("0").rstrip(".")
+
+
+def max_call_usd(settings: LLMSettings, request_bytes: int) -> float:
+    """An upper bound of one call's cost: every byte of the request an input token, plus max_tokens of output."""
+    return settings.cost_usd(Usage(input_tokens=request_bytes, output_tokens=settings.max_tokens), settings.model)
 
 
 def default_ledger_path(home: Path) -> Path:
@@ -102,6 +121,63 @@ class CostLedger:
                 os.close(fd)
         return entry
 
+    @property
+    def reserved_path(self) -> Path:
+        """Open reservations of calls in flight: {id: {"day", "usd", "pid", "ts"}}."""
+        return self.path.with_name(self.path.stem + ".reserved.json")
+
+    def _reservations(self) -> dict[str, dict[str, Any]]:
+        try:
+            doc = json.loads(self.reserved_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, json.JSONDecodeError) as err:
+            raise StateError(f"The cost reservations file {self.reserved_path} is unreadable ({type(err).__name__}); "
+                             "remove it once no agent call is running.") from err
+        return doc if isinstance(doc, dict) else {}
+
+    def _write_reservations(self, doc: dict[str, dict[str, Any]]) -> None:
+        tmp = self.reserved_path.with_name(f".{self.reserved_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(doc, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.reserved_path)
+
+    def reserved_today(self) -> float:
+        """US dollars held today by calls in flight."""
+        with self._lock:
+            return sum(float(r.get("usd", 0.0)) for r in self._reservations().values() if r.get("day") == self.today())
+
+    def reserve(self, settings: LLMSettings, usd: float) -> str:
+        """Hold `usd` of today's budget for one call, or raise BudgetExceeded when spend, other calls in flight and
+        this one could pass the cap (nothing is sent then); returns the reservation id to settle."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            today = self.today()
+            spent = self.spent_today()
+            held = self._reservations()
+            open_usd = sum(float(r.get("usd", 0.0)) for r in held.values() if r.get("day") == today)
+            cap = settings.daily_cap_usd
+            if spent + open_usd + usd > cap:
+                raise BudgetExceeded(
+                    f"Daily LLM cap: ${spent:.4f} spent today (UTC)"
+                    + (f" and ${open_usd:.4f} held by calls in flight" if open_usd else "")
+                    + f"; this call could cost up to ${usd:.4f}, past the cap of {usd_text(cap)} "
+                    f"(ledger {self.path}); no call made."
+                )
+            rid = uuid.uuid4().hex
+            held = {k: v for k, v in held.items() if v.get("day") == today}  # yesterday's holds lapse
+            held[rid] = {"day": today, "usd": usd, "pid": os.getpid(), "ts": self.now().isoformat(timespec="seconds")}
+            self._write_reservations(held)
+            return rid
+
+    def settle(self, reservation: str, **fields: Any) -> CostRecord:
+        """Record the call's outcome and release its reservation."""
+        with self._lock:
+            entry = self.record(**fields)
+            held = self._reservations()
+            if held.pop(reservation, None) is not None:
+                self._write_reservations(held)
+            return entry
+
     def records(self) -> list[CostRecord]:
         """Every line of the ledger in order; an unreadable line raises StateError (the cap fails closed)."""
         if not self.path.exists():
@@ -142,7 +218,7 @@ class CostLedger:
         spent = self.spent_today()
         if spent >= settings.daily_cap_usd:
             raise BudgetExceeded(
-                f"Daily LLM cap reached: ${spent:.4f} spent today (UTC) of ${settings.daily_cap_usd:.2f} "
+                f"Daily LLM cap reached: ${spent:.4f} spent today (UTC) of {usd_text(settings.daily_cap_usd)} "
                 f"(ledger {self.path}); no call made."
             )
 
@@ -161,6 +237,7 @@ class CostLedger:
             "input_tokens_today": today.input_tokens,
             "output_tokens_today": today.output_tokens,
             "blocked": today.usd >= cfg.daily_cap_usd,
+            "reserved_usd": round(self.reserved_today(), 6),
             "total_usd": round(sum(d.usd for d in totals.values()), 6),
             "ledger": str(self.path),
         }

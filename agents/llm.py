@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import anthropic
+from anthropic.types import Message
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents.cost_ledger import CostLedger
+from agents.cost_ledger import CostLedger, max_call_usd
 from agents.llm_errors import (
     BudgetExceeded,
     LLMBadResponse,
@@ -227,55 +228,87 @@ def call_with_tool(
         "tools": [tool_definition(tool_name, tool_description, input_model, strict=settings.strict_tool)],
         "tool_choice": {"type": "tool", "name": tool_name},
     }
+    most = max_call_usd(settings, len(json.dumps(request, default=str).encode("utf-8")))
+    reservation = ledger.reserve(settings, most)  # BudgetExceeded here: nothing is sent
     started = time.monotonic()
     base = {"model": settings.model, "purpose": purpose}
-    with _client(settings) as client:
+    settled = False
+
+    def settle(**fields: Any) -> None:
+        nonlocal settled
+        ledger.settle(reservation, **base, duration_s=time.monotonic() - started, **fields)
+        settled = True
+
+    try:
+        with _client(settings) as client:
+            try:
+                message, attempts, waits = _send(client, request, settings, secrets)
+            except LLMBadResponse as err:
+                settle(outcome="bad_response", attempts=err.attempts, request_id=err.request_id, error=str(err))
+                raise
+            except (LLMUnavailable, LLMRequestRejected) as err:
+                outcome = "rejected" if isinstance(err, LLMRequestRejected) else "unavailable"
+                settle(outcome=outcome, attempts=err.attempts, request_id=err.request_id, error=str(err))
+                log.warning(str(err))
+                raise
+        if not isinstance(message, Message):  # e.g. a 200 whose body is HTML: the SDK hands back text
+            raw = message if isinstance(message, str) else repr(message)
+            err = LLMBadResponse(
+                f"The API answered with a {type(message).__name__}, not a Messages response "
+                "(a body that is not JSON?); raw text attached.",
+                raw_text=redact(raw[:2000], secrets), attempts=attempts,
+            )
+            settle(outcome="bad_response", attempts=attempts, error=str(err))
+            log.warning(str(err))
+            raise err
+        usage = _usage(message)
+        usd = settings.cost_usd(usage, settings.model)
+        if usd > most:
+            log.warning("the API reported usage worth $%.4f for a call reserved at most $%.4f", usd, most)
+        request_id = getattr(message, "_request_id", None)
+        counts = usage.model_dump()
         try:
-            message, attempts, waits = _send(client, request, settings, secrets)
+            tool_input, tool_use_id, text, name = _extract(message, tool_name, secrets)
         except LLMBadResponse as err:
-            ledger.record(**base, outcome="bad_response", attempts=err.attempts, request_id=err.request_id,
-                          duration_s=time.monotonic() - started, error=str(err))
-            raise
-        except (LLMUnavailable, LLMRequestRejected) as err:
-            outcome = "rejected" if isinstance(err, LLMRequestRejected) else "unavailable"
-            ledger.record(**base, outcome=outcome, attempts=err.attempts, request_id=err.request_id,
-                          duration_s=time.monotonic() - started, error=str(err))
+            settle(**counts, usd=usd, request_id=request_id, outcome="bad_response", attempts=attempts,
+                   error=str(err))
             log.warning(str(err))
             raise
-    usage = _usage(message)
-    usd = settings.cost_usd(usage, settings.model)
-    request_id = getattr(message, "_request_id", None)
-    counts = usage.model_dump()
-    elapsed = time.monotonic() - started
-    try:
-        tool_input, tool_use_id, text, name = _extract(message, tool_name, secrets)
-    except LLMBadResponse as err:
-        ledger.record(**base, **counts, usd=usd, request_id=request_id, outcome="bad_response",
-                      attempts=attempts, duration_s=elapsed, error=str(err))
-        log.warning(str(err))
+        result = ToolCallResult(
+            tool_input=tool_input,
+            tool_name=name,
+            tool_use_id=tool_use_id,
+            text=text,
+            usage=usage,
+            usd=usd,
+            model=message.model,
+            message_id=message.id,
+            request_id=request_id,
+            stop_reason=message.stop_reason,
+            attempts=attempts,
+            retry_waits_s=waits,
+            messages=messages,
+            assistant_turn={"role": "assistant", "content": [_block_param(b) for b in message.content]},
+        )
+        settle(**counts, usd=usd, request_id=request_id, outcome="ok", attempts=attempts)
+    except LLMError:
         raise
-    ledger.record(**base, **counts, usd=usd, request_id=request_id, outcome="ok", attempts=attempts,
-                  duration_s=elapsed)
+    except Exception as exc:  # an answer of a shape nobody foresaw: one recorded outcome, one clear error
+        err = LLMBadResponse(f"The API answer could not be read ({type(exc).__name__}: {redact(str(exc), secrets)});"
+                             " nothing of it was used.", raw_text="")
+        if not settled:
+            settle(outcome="bad_response", attempts=1, error=str(err)[:500])
+        log.warning(str(err))
+        raise err from exc
+    finally:
+        if not settled:  # interrupted (KeyboardInterrupt, SystemExit): the hold is released all the same
+            ledger.settle(reservation, **base, duration_s=time.monotonic() - started, outcome="unavailable",
+                          attempts=1, error="the call was interrupted")
     log.info(
         "LLM call ok: model=%s in=%d out=%d usd=%.6f request_id=%s attempts=%d",
         settings.model, usage.input_tokens, usage.output_tokens, usd, request_id, attempts,
     )
-    return ToolCallResult(
-        tool_input=tool_input,
-        tool_name=name,
-        tool_use_id=tool_use_id,
-        text=text,
-        usage=usage,
-        usd=usd,
-        model=message.model,
-        message_id=message.id,
-        request_id=request_id,
-        stop_reason=message.stop_reason,
-        attempts=attempts,
-        retry_waits_s=waits,
-        messages=messages,
-        assistant_turn={"role": "assistant", "content": [_block_param(b) for b in message.content]},
-    )
+    return result
 
 
 def format_validation_errors(errors: ValidationError | str | Sequence[str], limit: int = 20) -> str:

@@ -13,6 +13,10 @@ class LLMConfigError(LLMError):
     """The LLM settings are unusable (no API key, a bad value in the configuration)."""
 
 
+class EnvFileError(LLMConfigError):
+    """The home's `.env` file cannot be read (its message names that file, not agent.yaml)."""
+
+
 class LLMUnavailable(LLMError):
     """The API could not be reached or kept failing after the bounded retries."""
 

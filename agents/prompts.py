@@ -12,6 +12,7 @@ from agents.context import AgentContext, assert_no_holdout
 from agents.llm_errors import LLMConfigError
 from agents.proposal import PROTECTED_EXCEPTIONS, PROTECTED_FIELDS
 from agents.search_space import search_space, search_space_lines
+from agents.untrusted import fence
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 """The templates live next to the packages (prompts/ is a data folder, not a package)."""
@@ -35,6 +36,7 @@ def environment(prompts_dir: Path | None = None) -> Environment:
     env = Environment(loader=FileSystemLoader(str(folder)), undefined=StrictUndefined, autoescape=False,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["json"] = _json
+    env.filters["untrusted"] = fence
     return env
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from agents.llm_errors import LLMConfigError
+from agents.llm_errors import EnvFileError
 
 SECRET_NAMES: tuple[str, ...] = ("ANTHROPIC_API_KEY", "TRADIER_TOKEN", "TRADIER_ACCOUNT_ID")
 """Environment variables whose values must never reach a prompt, a log line, a report or a run directory."""
@@ -24,14 +24,14 @@ def read_dotenv(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise LLMConfigError(f"Cannot read the env file {path}: {type(err).__name__}.") from err
+        raise EnvFileError(f"Cannot read the env file {path}: {type(err).__name__}.") from err
     values: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _LINE.match(line)
         if match is None:
-            raise LLMConfigError(f"The env file {path} line {number} is not KEY=VALUE.")
+            raise EnvFileError(f"The env file {path} line {number} is not KEY=VALUE.")
         key, value = match.group(1), match.group(2)
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]

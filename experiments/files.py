@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,32 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
             raise StateError(f"{path}: line {n} is not valid JSON") from None
     return out
+
+
+def drop_jsonl(path: Path, drop: Callable[[dict[str, Any]], bool]) -> int:
+    """Remove the lines for which `drop` is true, under the append lock, by an atomic rewrite; how many went.
+
+    A torn last line (a writer killed mid-append) is dropped too; readers see the whole old or new file."""
+    if not path.exists():
+        return 0
+    with FileLock(str(path) + ".lock", timeout=60):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        keep, gone = [], 0
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                if n == len(lines):
+                    continue
+                from trader.errors import StateError
+
+                raise StateError(f"{path}: line {n} is not valid JSON") from None
+            if drop(record):
+                gone += 1
+            else:
+                keep.append(line)
+        if gone:
+            atomic_write_text(path, "".join(line + "\n" for line in keep))
+        return gone

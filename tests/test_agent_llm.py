@@ -276,8 +276,8 @@ def test_daily_cap_blocks_before_any_request(fake_anthropic: FakeAnthropic, queu
 def test_cap_reached_before_the_repair_round(fake_anthropic: FakeAnthropic, queue: IdeaQueue,
                                              ledger: CostLedger) -> None:
     fake_anthropic.script([tool_call({"proposals": [proposal(**{"exits.stop_loss_pct": 500.0}), proposal()]},
-                                     input_tokens=1000, output_tokens=1000)])
-    out = run(fake_anthropic, queue, ledger, daily_cap_usd=0.01)
+                                     input_tokens=15000, output_tokens=1000)])
+    out = run(fake_anthropic, queue, ledger, daily_cap_usd=0.06, max_tokens=1000)
     assert out.budget_blocked and len(fake_anthropic.requests) == 1
     assert [p.decision for p in out.proposals] == ["invalid", "queued"]  # the first answer, used as it is
     assert {i.status.value for i in queue.list()} == {"invalid", "proposed"}

@@ -133,6 +133,17 @@ def test_malformed_json_text_raises_bad_response(fake_anthropic: FakeAnthropic, 
     assert line.outcome == "bad_response" and line.usd > 0 and line.output_tokens == 40  # billed all the same
 
 
+@pytest.mark.parametrize("content_type", ["text/html", "text/plain", "application/octet-stream"])
+def test_a_200_that_is_not_json_is_one_recorded_bad_response(fake_anthropic: FakeAnthropic, ledger: CostLedger,
+                                                             content_type: str) -> None:
+    fake_anthropic.script([raw_body(b"<html><body>captive portal</body></html>", content_type=content_type)])
+    with pytest.raises(LLMBadResponse, match="not a Messages response") as info:
+        call(settings_for(fake_anthropic), ledger)
+    assert "captive portal" in info.value.raw_text
+    (line,) = ledger.records()
+    assert line.outcome == "bad_response" and ledger.reserved_today() == 0.0
+
+
 def test_non_json_body_raises_bad_response(fake_anthropic: FakeAnthropic, ledger: CostLedger) -> None:
     fake_anthropic.script([raw_body(b"<html>proxy error</html>")])
     with pytest.raises(LLMBadResponse) as info:
@@ -242,12 +253,41 @@ def test_slow_server_times_out(fake_anthropic: FakeAnthropic, ledger: CostLedger
 
 
 def test_daily_cap_blocks_before_any_request(fake_anthropic: FakeAnthropic, ledger: CostLedger) -> None:
-    settings = settings_for(fake_anthropic, daily_cap_usd=0.004)
-    fake_anthropic.script([tool_call(GOOD, input_tokens=1000, output_tokens=100), tool_call(GOOD)])
-    call(settings, ledger)  # 0.0045 USD: allowed (spend was 0), and now over the cap
+    settings = settings_for(fake_anthropic, daily_cap_usd=0.01, max_tokens=200)
+    fake_anthropic.script([tool_call(GOOD, input_tokens=3000, output_tokens=100), tool_call(GOOD)])
+    call(settings, ledger)  # 0.0105 USD: allowed (its bound was under the cap), and now over the cap
     with pytest.raises(BudgetExceeded, match="Daily LLM cap"):
         call(settings, ledger)
     assert len(fake_anthropic.requests) == 1 and len(ledger.records()) == 1
+
+
+@pytest.mark.parametrize("spent", [0.0, 0.95])
+def test_a_call_that_could_pass_the_cap_is_not_sent(fake_anthropic: FakeAnthropic, ledger: CostLedger,
+                                                     spent: float) -> None:
+    if spent:
+        ledger.record(model="claude-sonnet-4-6", usd=spent, outcome="ok")
+    # 4096 output tokens at $15/Mtok may cost $0.061: over the $0.05 left (or the $0.06 cap)
+    settings = settings_for(fake_anthropic, daily_cap_usd=1.0 if spent else 0.06)
+    fake_anthropic.script([tool_call(GOOD, input_tokens=1_000_000, output_tokens=100)])
+    with pytest.raises(BudgetExceeded, match="could cost up to"):
+        call(settings, ledger)
+    assert fake_anthropic.requests == [] and ledger.reserved_today() == 0.0
+    # with max_tokens lowered the call fits, is sent, and its hold is settled by its ledger line
+    call(settings.model_copy(update={"max_tokens": 500}), ledger)
+    assert len(fake_anthropic.requests) == 1 and ledger.reserved_today() == 0.0
+    assert ledger.records()[-1].outcome == "ok"
+
+
+def test_calls_in_flight_hold_their_share_of_the_cap(fake_anthropic: FakeAnthropic, ledger: CostLedger) -> None:
+    settings = settings_for(fake_anthropic, daily_cap_usd=0.1)
+    first = ledger.reserve(settings, 0.07)  # another process's call, still in flight
+    fake_anthropic.script([tool_call(GOOD)])
+    with pytest.raises(BudgetExceeded, match="held by calls in flight"):
+        call(settings, ledger)
+    assert fake_anthropic.requests == []
+    ledger.settle(first, model="claude-sonnet-4-6", usd=0.001, outcome="ok")
+    call(settings, ledger)
+    assert len(fake_anthropic.requests) == 1 and ledger.reserved_today() == 0.0
 
 
 def test_missing_api_key_sends_nothing(fake_anthropic: FakeAnthropic, ledger: CostLedger) -> None:

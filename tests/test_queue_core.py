@@ -341,3 +341,13 @@ def test_lease_heartbeat_thread(q: IdeaQueue) -> None:
         q.reap_stale(0, max_attempts=5, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60))
         assert hb.lost.wait(5)
     assert "not leased by worker w1" in hb.error
+
+
+def test_the_same_invalid_proposal_is_stored_once(tmp_path: Path) -> None:
+    q = IdeaQueue(tmp_path / "queue" / "ideas.json", base=ExperimentSpec())
+    ids = []
+    for _ in range(3):  # an agent job repeating a spec-invalid proposal every time
+        with pytest.raises(InvalidProposal) as info:
+            q.propose("bad stop", "", "", {"exits.stop_loss_pct": 500.0}, Source(kind="heuristic", name="rules"))
+        ids.append(info.value.idea_id)
+    assert len(set(ids)) == 1 and [i.status.value for i in q.list()] == ["invalid"]

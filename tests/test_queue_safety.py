@@ -38,7 +38,8 @@ def test_backups_rotate_and_hold_earlier_versions(tmp_path: Path) -> None:
     baks = q.store.existing_backups()
     assert [p.name for p in baks] == ["ideas.json.bak.1", "ideas.json.bak.2", "ideas.json.bak.3"]
     counts = [len(parse_queue_text(p.read_text(), p).ideas) for p in baks]
-    assert counts == [4, 3, 2]
+    assert counts == [5, 4, 3]  # bak.1 is the last committed state, the same as the file
+    assert baks[0].read_bytes() == q.path.read_bytes() and os.stat(baks[0]).st_ino != os.stat(q.path).st_ino
     assert not list(q.path.parent.glob(".ideas.json.*"))  # no temp files left behind
 
 
@@ -57,10 +58,10 @@ def test_corrupt_file_is_never_overwritten_and_recover_restores(tmp_path: Path, 
         q.submit("via sink", "", "", {"seed": 100}, SRC)
     assert q.path.read_bytes() == garbage
     result = q.recover()
-    assert result.restored_from.name == "ideas.json.bak.1" and result.ideas == 2
+    assert result.restored_from.name == "ideas.json.bak.1" and result.ideas == 3
     assert result.saved_as is not None and result.saved_as.read_bytes() == garbage
     assert result.saved_as.name.startswith("ideas.json.corrupt-")
-    assert [i.id for i in q.list()] == ids[:2]  # the newest backup is the file before the last write
+    assert [i.id for i in q.list()] == ids  # every acknowledged write is back
     assert q.approve(ids[0], "me").status is Status.APPROVED
 
 
@@ -117,7 +118,7 @@ def test_missing_file_with_backups_is_not_silently_restarted(tmp_path: Path) -> 
         q.propose("x", "", "", {"seed": 50}, SRC)
     assert not q.path.exists()
     assert q.recover().saved_as is None
-    assert [i.id for i in q.list()] == ids[:2]
+    assert [i.id for i in q.list()] == ids
 
 
 def test_lock_timeout_is_a_clear_error(tmp_path: Path) -> None:
@@ -210,3 +211,18 @@ def test_sigkill_mid_write_leaves_a_readable_file(tmp_path: Path) -> None:
     _fill(q, 1, start=20_000_000)  # the next write clears temp files a killed writer left
     assert not list(path.parent.glob(".ideas.json.*"))
     assert all(i.status is not Status.RUNNING for i in q.list())
+
+
+@pytest.mark.parametrize("n", [1, 3, 7])
+def test_recover_gives_back_every_acknowledged_write(tmp_path: Path, n: int) -> None:
+    q = _queue(tmp_path)
+    ids = _fill(q, n)
+    q.approve(ids[-1], "me")  # the last acknowledged write is a change, not an addition
+    cut = q.path.read_bytes()[:1000]  # head -c 1000 ideas.json > t && mv t ideas.json
+    tmp = q.path.with_name("t")
+    tmp.write_bytes(cut)
+    os.replace(tmp, q.path)
+    with pytest.raises(QueueCorrupt):
+        q.list()
+    q.recover()
+    assert [i.id for i in q.list()] == ids and q.get(ids[-1]).status is Status.APPROVED

@@ -51,7 +51,7 @@ def _worker(path: str, proc: int, out: str) -> None:
                 created.append(idea.id)
                 events.append([idea.id, "propose", src.label()])
             elif op == "invalid":
-                res = q.submit(f"bad{proc}-{k}", "", "", {"seed": -1}, src)
+                res = q.submit(f"bad{proc}-{k}", "", "", {"seed": -1 - 1000 * proc - k}, src)  # each its own
                 assert not res.accepted and res.idea_id
                 created.append(res.idea_id)
                 events.append([res.idea_id, "propose", src.label()])

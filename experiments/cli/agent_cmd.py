@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from agents.config import AGENT_CONFIG_FILE, load_agent_config
+from agents.cost_ledger import CostLedger, default_ledger_path, usd_text
+from agents.outcome import ProposeOutcome
 from experiments.home import home_dir
 from trader.errors import GaussianError
-
-if TYPE_CHECKING:
-    from agents.outcome import ProposeOutcome
 
 app = typer.Typer(
     help="The meta-agent: read the latest validation reports and queue experiment proposals.",
@@ -59,6 +59,8 @@ def propose(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Propose experiments: the LLM when ANTHROPIC_API_KEY is set, else (or with --offline) the offline rules."""
+    home = home_dir()
+    load_agent_config(home / AGENT_CONFIG_FILE, home)  # a bad agent.yaml or .env: one error line, exit code 2
     from experiments.optimizer.agent_job import run_agent_job
 
     outcome = run_agent_job(offline=True if offline else None, dry_run=dry_run, max_proposals=max_proposals)
@@ -104,7 +106,6 @@ def search(
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Today's LLM spend against the daily cap, and what the last agent job did."""
     from agents.config import AGENT_CONFIG_FILE, load_agent_config
-    from agents.cost_ledger import CostLedger, default_ledger_path
     from experiments.optimizer.agent_job import read_status
 
     home = home_dir()
@@ -116,7 +117,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         return
     console = Console()
     blocked = " [red](cap reached: no API calls until tomorrow, UTC)[/]" if spend["blocked"] else ""
-    console.print(f"LLM spend {spend['day']} (UTC): ${spend['spent_today_usd']:.4f} of ${spend['daily_cap_usd']:.2f}"
+    console.print(f"LLM spend {spend['day']} (UTC): ${spend['spent_today_usd']:.4f} of {usd_text(spend['daily_cap_usd'])}"
                   f" in {spend['calls_today']} call(s), {spend['failures_today']} failed{blocked}")
     console.print(f"all-time spend ${spend['total_usd']:.4f}; ledger {spend['ledger']}", markup=False,
                   highlight=False)

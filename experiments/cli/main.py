@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from typer._click import exceptions as click_errors  # typer's own copy of click
 
 from experiments.cli import (
     agent_cmd,
@@ -77,13 +78,30 @@ def tidy_help(command: Any) -> Any:
     return command
 
 
-def app() -> None:
-    """Console-script entry: run the CLI, printing user errors as one line instead of a traceback."""
+def run_cli(args: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; a user error (a bad argument, file or value) is one `error:` line on
+    stderr and exit code 2, never a traceback or a usage box."""
     try:
-        tidy_help(typer.main.get_command(cli))(prog_name="gaussian")
+        rc = tidy_help(typer.main.get_command(cli))(args=args, prog_name="gaussian", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:  # `gaussian queue`: the group's help, as usual
+        exc.show()
+        return exc.exit_code
+    except click_errors.UsageError as exc:
+        where = f"{exc.ctx.command_path}: " if exc.ctx is not None and exc.ctx.command_path != "gaussian" else ""
+        typer.secho(f"error: {where}{exc.format_message()}", fg=typer.colors.RED, err=True)
+        return 2
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        return 1
     except GaussianError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
+        return 2
+    return rc if isinstance(rc, int) else 0
+
+
+def app() -> None:
+    """Console-script entry: run the CLI and exit with its code."""
+    sys.exit(run_cli())
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agents.cost_ledger import usd_text
 from experiments.cli.tables import attach_console_log, checks_table, fmt_cell, leaderboard_table, print_table, utc_text
 from trader.errors import GaussianError
 
@@ -92,8 +93,10 @@ def register(cli: typer.Typer) -> None:
         doc = collect_status()
         if as_json:
             typer.echo(json.dumps(doc, indent=2, default=str))
-            return
-        _print_status(doc)
+        else:
+            _print_status(doc)
+        if doc.get("queue_error"):  # a damaged queue is an error for scripts too
+            raise typer.Exit(2)
 
     @cli.command("leaderboard")
     def leaderboard_cmd(
@@ -175,7 +178,10 @@ def _print_status(doc: dict[str, Any]) -> None:
             console.print(f"  leased: idea {r['idea_id']} by {r['worker']} (heartbeat {utc_text(r['heartbeat'], True)})",
                           highlight=False)
     q = {k: v for k, v in (doc["queue"] or {}).items() if v}
-    console.print("[bold]queue[/] " + (", ".join(f"{k} {v}" for k, v in q.items()) or "empty"))
+    if doc.get("queue_error"):
+        console.print("[bold]queue[/] [red]damaged[/]: the file cannot be read (see health)")
+    else:
+        console.print("[bold]queue[/] " + (", ".join(f"{k} {v}" for k, v in q.items()) or "empty"))
     if doc["recent"]:
         t = Table(title="recent results", box=box.SIMPLE_HEAD)
         for col in ("#", "status", "run", "trades", "P&L%", "Sharpe", "title"):
@@ -190,7 +196,7 @@ def _print_status(doc: dict[str, Any]) -> None:
     spend = doc.get("agent_spend") or {}
     agent = opt.get("agent") or {}
     line = (f"[bold]agent[/] spend today ${spend.get('spent_today_usd', 0):.4f}"
-            + (f" of ${spend['daily_cap_usd']:.2f}" if "daily_cap_usd" in spend else "")
+            + (f" of {usd_text(spend['daily_cap_usd'])}" if "daily_cap_usd" in spend else "")
             + f", total ${spend.get('total_usd', 0):.4f}")
     job = doc.get("agent_last_job") or {}
     if job.get("time"):

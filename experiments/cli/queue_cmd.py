@@ -235,7 +235,7 @@ def add(
     """Queue your own idea: --set changes against the base spec, or a complete spec file (its missing fields
     take the ExperimentSpec defaults) with optional --set overrides; the diff against the base is recorded."""
     from agents.sink import Source
-    from experiments.spec.io import apply_overrides, load_spec, validate_spec
+    from experiments.spec.io import apply_overrides, check_data_inputs, load_spec, validate_spec
 
     q = _queue()
     actor = _actor(by)
@@ -245,6 +245,7 @@ def add(
     else:
         source = "base spec with --set " + ", ".join(set_) if set_ else "base spec"
         full = validate_spec(apply_overrides(q.base_spec().model_dump(mode="json"), set_), source)
+    check_data_inputs(full, "queue add")
     idea = q.add_spec(full, title=title, hypothesis=hypothesis, rationale=rationale, priority=priority,
                       source=Source(kind="human", name=(actor.removeprefix("human:") or "human")[:80]),
                       approve=approve_, actor=actor, note=note)

@@ -313,6 +313,11 @@ class IdeaQueue:
                     raise DuplicateIdea(
                         f"proposal '{proposal.title}' duplicates idea {dup.id} ('{dup.title}', {dup.status.value}): "
                         f"same spec hash {digest}", dup.id)
+            if spec is None:  # the same invalid proposal again (each agent job may repeat it): stored once
+                same = [i for i in state.ideas.values() if i.status is Status.INVALID
+                        and i.changes == proposal.changes and i.base_hash == hash_spec(base)]
+                if same:
+                    return same[0]
             seq = state.next_seq
             status = Status.PROPOSED if spec is not None else Status.INVALID
             idea = Idea(

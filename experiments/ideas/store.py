@@ -5,12 +5,14 @@ Layout (readable by `tinydb.TinyDB(path).table("ideas")`):
     {"ideas": {"<seq>": {...idea...}, ...}, "meta": {"1": {"format": 1, "next_seq": N}}}
 
 Safety rules:
-- Every write holds `ideas.json.lock` (filelock; released by the OS if the writer dies), rotates the backups
-  (`ideas.json.bak.1` is the file as it was before this write, `.bak.2` the one before, ...), writes a temp
-  file in the same folder, fsyncs it, renames it over the file and fsyncs the folder. A reader therefore
-  always sees a whole old or a whole new file and needs no lock.
+- Every write holds `ideas.json.lock` (filelock; released by the OS if the writer dies), rotates the backups,
+  writes the new state to `ideas.json.bak.1` (a copy of its own, not a link: damage to the file in place
+  cannot reach it), then to the file: each through a temp file in the same folder, fsynced, renamed, the
+  folder fsynced. `.bak.1` is thus the last committed state, `.bak.2` the one before, ... A reader always sees
+  a whole old or a whole new file and needs no lock.
 - Every read parses and validates the whole file; a file that fails is never overwritten: QueueCorrupt is
-  raised and `recover()` restores the newest backup that validates (the bad file is kept aside).
+  raised and `recover()` restores the newest backup that validates (the bad file is kept aside), which gives
+  back every acknowledged write.
 """
 from __future__ import annotations
 
@@ -206,19 +208,10 @@ class QueueStore:
             tmp.unlink(missing_ok=True)
 
     def _rotate_backups(self) -> None:
-        if not self.path.exists():
-            return
         for k in range(self.backups - 1, 0, -1):
             src = self.backup_path(k)
             if src.exists():
                 os.replace(src, self.backup_path(k + 1))
-        tmp = self.path.with_name(f".{self.path.name}.link.tmp")
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(self.path, tmp)  # the current (validated) file becomes bak.1 without copying
-        except OSError:
-            shutil.copyfile(self.path, tmp)
-        os.replace(tmp, self.backup_path(1))
 
     def _write_file(self, target: Path, text: str) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
@@ -234,12 +227,16 @@ class QueueStore:
         _fsync_dir(self.path.parent)
 
     def _write(self, text: str) -> None:
+        # the backup first: a writer killed in between leaves a backup one write ahead of the file (a write
+        # never acknowledged), never a file ahead of every backup (an acknowledged write recover would lose)
         self._cleanup_temps()
         self._rotate_backups()
+        self._write_file(self.backup_path(1), text)
         self._write_file(self.path, text)
 
     def recover(self, force: bool = False) -> RecoverResult:
-        """Restore the newest backup that validates; the replaced file is kept as ideas.json.corrupt-<time>."""
+        """Restore the newest backup that validates (the last committed state); the replaced file is kept as
+        ideas.json.corrupt-<time>. With `force`, a readable file is rolled back to the newest different backup."""
         with self.locked():
             current_ok = False
             if self.path.exists():
@@ -255,7 +252,10 @@ class QueueStore:
                 )
             chosen: tuple[Path, QueueState] | None = None
             tried = []
+            current = self.path.read_bytes() if current_ok else None
             for bak in self.existing_backups():
+                if current is not None and bak.read_bytes() == current:
+                    continue  # a forced roll-back goes to the state before the current one
                 try:
                     chosen = (bak, parse_queue_text(self._read_text(bak), bak))
                     break

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from experiments.files import atomic_write_json
 from experiments.home import runs_dir
-from experiments.ideas.errors import LeaseError
+from experiments.ideas.errors import LeaseError, QueueCorrupt
 from experiments.ideas.models import Idea
 from experiments.ideas.queue import IdeaQueue, LeaseHeartbeat
 from experiments.ideas.run_idea import worker_id
@@ -191,6 +191,7 @@ class Optimizer:
         self._sched: BackgroundScheduler | None = None
         self._status_lock = threading.Lock()
         self.pool: Any = None  # experiments.optimizer.dask_runner.DaskRunner with --workers N / --scheduler
+        self.fatal: QueueCorrupt | None = None  # what stopped the optimizer, raised by `run`
 
     # ----- control ---------------------------------------------------------------------------------------
 
@@ -237,7 +238,11 @@ class Optimizer:
         if log.level == logging.NOTSET or log.level > logging.INFO:
             log.setLevel(logging.INFO)
         try:
-            return self._run_locked()
+            self.queue.counts()  # an unreadable queue file stops us before anything starts
+            results = self._run_locked()
+            if self.fatal is not None:
+                raise self.fatal
+            return results
         finally:
             log.removeHandler(handler)
             handler.close()
@@ -345,13 +350,22 @@ class Optimizer:
                 self._run_one(idea)
                 self._check_bounds()
                 self._maybe_trigger_agent()
-        except GaussianError as exc:  # the queue is locked or unreadable: log it, try again at the next tick
+        except QueueCorrupt as exc:  # retrying cannot mend it: stop, and say so once
+            self._stop_on_unreadable_queue(exc)
+        except GaussianError as exc:  # the queue is locked: log it, try again at the next tick
             log.error("runner: %s", exc)
         except Exception:  # a bug: logged in full; the lease (if any) goes stale and is reaped later
             log.exception("runner job failed")
         finally:
             self._runner_busy.clear()
             self._arm_runner(self.cfg.poll_s)
+
+    def _stop_on_unreadable_queue(self, exc: QueueCorrupt) -> None:
+        """An unreadable queue file stops the optimizer; `run` then raises it (one error line, exit code 2)."""
+        if self.fatal is None:
+            self.fatal = exc
+            log.error("the idea queue cannot be read; stopping: %s", exc)
+        self.request_stop("the idea queue file cannot be read (gaussian queue recover)")
 
     def _run_one(self, idea: Idea) -> None:
         t0 = _now()
@@ -533,6 +547,8 @@ class Optimizer:
                 marked = abandon_attempts(idea.id, "its worker died (stale lease reaped)")
                 log.warning("reaped idea %s (%s): now %s%s", idea.id, idea.title, idea.status.value,
                             f"; abandoned run dir {', '.join(marked)}" if marked else "")
+        except QueueCorrupt as exc:
+            self._stop_on_unreadable_queue(exc)
         except GaussianError as exc:
             log.warning("reaper: %s", exc)
         self._write_status("stopping" if self._stop.is_set() else "running")

@@ -188,6 +188,7 @@ def collect_status(now: dt.datetime | None = None, ideas: list[Any] | None = Non
         "time": now.isoformat(timespec="seconds"),
         "optimizer": {**(opt or {}), **live},
         "queue": counts,
+        "queue_error": queue_error,
         "running": running,
         "experiments": running_experiments(runs_dir(), now=now),
         "recent": recent,

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.paper.arrays import LiveArrays
+from experiments.paper.exit_binding import LiveExitModel
 from experiments.paper.guard import GuardedStrategy, JournalingBroker, KillSwitches, PaperLimits
 from experiments.paper.journal import (
     Journal,
@@ -41,6 +42,7 @@ from experiments.spec.model import ExperimentSpec
 from trader.broker.sim import SimBroker
 from trader.broker.tradier_broker import TradierBroker
 from trader.broker.tradier_client import TradierClient
+from trader.broker.tradier_errors import TradierError
 from trader.domain import EntryContext, ExitReason, Position, Side
 from trader.engine import Engine
 from trader.errors import DataError, GaussianError, OptionSymbolError
@@ -88,6 +90,7 @@ class Venue:
     first_live_bar: Callable[[], int | None] = lambda: None
     close: Callable[[], None] = lambda: None
     notes: list[str] = field(default_factory=list)
+    fresh_account: bool = False  # the broker's account started empty with this process (the replay server)
 
 
 class PaperSession:
@@ -112,13 +115,13 @@ class PaperSession:
         else:
             self.inner = SimBroker(feed, self.cfg.costs, self.cfg.initial_balance)
         self.broker = JournalingBroker(self.inner, self.journal, self.kills, now=lambda: feed.clock.now())
-        self.exit_model = exit_model
+        self.exit_model = LiveExitModel(exit_model, feed) if exit_model is not None else None
         start = feed.first_session_bar
         first = max(0, start - spec.model.window) if first is None else first
         self.arrays = LiveArrays(fitted, feed, first, arrays_mode)
         self.strategy = GuardedStrategy(strategy, self.kills, self.journal)
         self.engine = Engine(feed, self.broker, self.strategy, self.cfg, series=self.arrays.series,
-                             exit_model=exit_model)
+                             exit_model=self.exit_model)
         self.last_bar = feed.first_session_bar - 1
         self.last_row: dict[str, Any] = {}
         self.bar_seconds: list[float] = []
@@ -159,8 +162,22 @@ class PaperSession:
         working = [order_from_json(w) for w in doc["working"]]
         self.engine.restore(positions, [(o, m) for o, m, _ in working], int(doc["next_order"]),
                             int(doc["next_position"]), int(doc["last_entry_bar"]))
+        if self.venue.fresh_account:
+            self.journal("resume_fresh_account", bar=last + 1, positions=len(positions), working=len(working),
+                         note=f"the {self.venue.name} venue's local server started a fresh account: the saved "
+                              "positions and working orders are not at its broker; the session goes on with it")
+            log.warning("resuming %s on a fresh %s account: %d saved position(s) and %d working order(s) are "
+                        "not at the broker", self.dir.name, self.venue.name, len(positions), len(working))
         if isinstance(self.inner, TradierBroker):
-            for order, _, tid in working:
+            kept = [(o, m, tid) for o, m, tid in working if self._known_at_broker(o, tid, last)]
+            if len(kept) < len(working):
+                closing = {m.get("position_id") for o, m, _ in kept if o.side is not Side.BUY_TO_OPEN}
+                for p in positions:
+                    p.closing = p.position_id in closing
+                book = self.engine.bookkeeping()
+                self.engine.restore(positions, [(o, m) for o, m, _ in kept], book["next_order"],
+                                    book["next_position"], book["last_entry_bar"])
+            for order, _, tid in kept:
                 self.inner.adopt(order, tid)
             self._skip_used_order_ids()
         else:
@@ -177,11 +194,29 @@ class PaperSession:
                      working=len(self.engine.bookkeeping()["working"]), stopped=self.kills.stopped)
         return last + 1
 
+    def _known_at_broker(self, order: Any, tradier_id: int | None, bar: int) -> bool:
+        """Whether a working order saved in state.json is at the broker (an order of unknown fate is looked up
+        by its tag later); one the broker does not know is dropped and journaled, not polled into a crash."""
+        if tradier_id is None:
+            return True
+        try:
+            self.venue.client.order(int(tradier_id))
+            return True
+        except TradierError as exc:
+            if exc.status not in (None, 404):
+                raise
+        self.journal("reconcile", bar=bar, symbol=order.symbol, action="order_unknown", order_id=order.order_id,
+                     tradier_id=tradier_id, note="the broker does not know this working order; dropped")
+        return False
+
     def _skip_used_order_ids(self) -> None:
-        """Never reuse an order id (hence a tag) the broker has seen, even if state.json lagged behind it."""
-        prefix = f"{self.inner.prefix}-o"
-        used = [int(o.tag[len(prefix):]) for o in self.venue.client.orders(include_tags=True)
-                if o.tag and o.tag.startswith(prefix) and o.tag[len(prefix):].isdigit()]
+        """Never reuse an order id (hence a tag): not one the broker has seen, nor one journaled as submitted
+        (the journal line is written before the order goes out, so it never lags the way state.json can)."""
+        used = [int(e["order_id"]) for e in self.journal.events("submit") if isinstance(e.get("order_id"), int)]
+        if isinstance(self.inner, TradierBroker):
+            prefix = f"{self.inner.prefix}-o"
+            used += [int(o.tag[len(prefix):]) for o in self.venue.client.orders(include_tags=True)
+                     if o.tag and o.tag.startswith(prefix) and o.tag[len(prefix):].isdigit()]
         if used:
             book = self.engine.bookkeeping()
             self.engine.restore(list(self.engine.positions.values()), book["working"],
@@ -271,8 +306,6 @@ class PaperSession:
         if not self.arrays.primed:
             self.arrays.prime(i)
         self.arrays.update(i)
-        if self.exit_model is not None and self.engine.positions:
-            self.exit_model.bind(self.feed.view(i).bars)
         quoter = self.feed.market.quoter
         if self.engine.positions and hasattr(quoter, "prefetch"):
             quoter.prefetch(i, [p.symbol for p in self.engine.positions.values()])
@@ -305,6 +338,7 @@ class PaperSession:
     def _run(self, max_bars: int | None, on_bar: Callable[[int, dict[str, Any]], None] | None) -> dict[str, Any]:
         start = self.resume()
         if start is None:
+            self._skip_used_order_ids()  # a session killed before its first state.json still sent orders
             start = max(self.feed.first_session_bar, self.venue.first_live_bar() or 0)
             self.journal("session", action="start", run_id=self.run_id, venue=self.venue.name,
                          first_bar=str(self.feed.timestamps[start]) if start < self.feed.n else None,

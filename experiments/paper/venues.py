@@ -180,7 +180,7 @@ def replay_venue(market: Market, spec: ExperimentSpec, day: dt.date | None = Non
             sim.stop()
 
     venue = Venue("replay", client, broker, fetch, before_bar=before, chains_until=chains_until, close=close,
-                  notes=notes)
+                  notes=notes, fresh_account=own)
     return venue, feed, sim
 
 

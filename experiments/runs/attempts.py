@@ -12,6 +12,7 @@ from pathlib import Path
 
 from experiments.files import atomic_write_json
 from experiments.home import runs_dir
+from experiments.runs import ledger
 
 ABANDONED_FILE = "ABANDONED.json"
 
@@ -66,10 +67,23 @@ def mark_abandoned(run_dir: Path, reason: str) -> None:
 
 def abandon_attempts(idea_id: str, reason: str, keep: str | None = None,
                      since: dt.datetime | None = None) -> list[str]:
-    """Mark the idea's run directories (except `keep`) as abandoned; return the run ids marked."""
-    marked = []
+    """Mark the idea's run directories (except `keep`) as abandoned and withdraw their ledger lines; return the
+    run ids marked."""
+    marked, aside = [], []
     for d in attempt_dirs(idea_id, since):
-        if d.name != keep and not is_abandoned(d):
+        if d.name == keep:
+            continue
+        aside.append(d.name)
+        if not is_abandoned(d):
             mark_abandoned(d, reason)
             marked.append(d.name)
+    ledger.withdraw(run_ids=aside)
+    return marked
+
+
+def withdraw_unrecorded_attempts(idea_id: str) -> list[str]:
+    """Before an idea's attempt starts: its earlier attempts never recorded a result on the idea (a done or failed
+    idea is never run again), so their run directories are set aside and all its ledger lines withdrawn."""
+    marked = abandon_attempts(idea_id, "an earlier attempt whose worker died before it recorded a result")
+    ledger.withdraw(idea_id=idea_id)
     return marked

@@ -1,11 +1,18 @@
-"""The experiment ledger: one line per executed experiment, failed or not; the trial count for the DSR."""
+"""The experiment ledger: one line per executed experiment, failed or not; the trial count for the DSR.
+
+An attempt that never reached the queue (its worker was killed before recording done or failed on the idea) is
+not a trial: the idea runs again, and that run is its one line. Its line, if it had written one, is withdrawn
+when the attempt is set aside (`withdraw`), so the ledger holds exactly one line per completed idea whatever was
+killed when.
+"""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from experiments.files import append_jsonl, read_jsonl
+from experiments.files import append_jsonl, drop_jsonl, read_jsonl
 from experiments.home import runs_dir
 
 
@@ -26,6 +33,15 @@ def record(run_id: str, spec_hash: str, status: str, metrics: dict[str, Any] | N
     if error:
         entry["error"] = error[:500]
     append_jsonl(ledger_path(), entry)
+
+
+def withdraw(*, idea_id: str | None = None, run_ids: Iterable[str] = ()) -> int:
+    """Remove the lines of abandoned attempts: every line of `idea_id`, and the lines of `run_ids`; how many."""
+    runs = set(run_ids)
+    if idea_id is None and not runs:
+        return 0
+    return drop_jsonl(ledger_path(), lambda e: (idea_id is not None and e.get("idea_id") == idea_id)
+                      or e.get("run_id") in runs)
 
 
 def entries() -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.runs import ledger
+from experiments.runs.attempts import withdraw_unrecorded_attempts
 from experiments.runs.backtest import buy_and_hold, evaluate
 from experiments.runs.market_loader import load_market_for
 from experiments.runs.model_cache import ModelCache
@@ -52,8 +53,11 @@ def _window(spec: ExperimentSpec, splits: Splits, cycles: int | None) -> tuple[i
 def run_experiment(spec: ExperimentSpec, cycles: int | None = None, idea_id: str | None = None,
                    progress: Display | None = None, analyze: bool = True) -> RunResult:
     """Run one experiment end to end into a new run directory and append it to the ledger; every phase is
-    reported to `progress` (a display) and to the run's progress.json."""
+    reported to `progress` (a display) and to the run's progress.json. An idea's earlier attempts, which never
+    recorded a result, are set aside first: one ledger line per completed idea."""
     h = spec_hash(spec)
+    if idea_id is not None:
+        withdraw_unrecorded_attempts(idea_id)
     run_id, run_dir = create_run_dir(h)
     rp = RunProgress(display=progress)
     rp.bind(run_dir, idea_id)

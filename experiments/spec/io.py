@@ -52,7 +52,14 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise SpecError(f"{p}: spec file not found")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{p}: not a text file (it is not UTF-8); a spec is YAML, JSON or TOML text") from None
+    except OSError as exc:
+        raise SpecError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+    if "\x00" in text:
+        raise SpecError(f"{p}: not a text file (it holds NUL bytes); a spec is YAML, JSON or TOML text")
     try:
         if p.suffix in (".yaml", ".yml"):
             data = yaml.safe_load(text)
@@ -62,7 +69,7 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
             data = tomllib.loads(text)
         else:
             raise SpecError(f"{p}: unknown spec format '{p.suffix}' (use .yaml, .yml, .json or .toml)")
-    except (yaml.YAMLError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (yaml.YAMLError, json.JSONDecodeError, tomllib.TOMLDecodeError, RecursionError, ValueError) as exc:
         first = str(exc).splitlines()[0]
         raise SpecError(f"{p}: not valid {p.suffix.lstrip('.').upper()}: {first}") from None
     if data is None:
@@ -222,3 +229,13 @@ def example_yaml() -> str:
 
     emit(spec, schema["properties"], 0)
     return "\n".join(lines) + "\n"
+
+
+def check_data_inputs(spec: ExperimentSpec, where: str = "spec") -> None:
+    """Refuse now, not at run time, a spec whose data files (source=file) do not exist."""
+    d = spec.data
+    if d.source != "file":
+        return
+    for name, value in (("data.path", d.path), ("data.options_path", d.options_path)):
+        if value and not Path(value).expanduser().is_file():
+            raise SpecError(f"{where}: {name} {value!r} is not a file (data.source is 'file')")
