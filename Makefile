@@ -33,7 +33,7 @@ browser:
 	test -x $(CHROMIUM) || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
 
 test: setup browser pg
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests
 
 lint: setup
 	$(BIN)/ruff check trader experiments analysis agents tests bench

@@ -142,7 +142,7 @@ def test_a_title_names_every_change_and_a_no_op_is_refused(tmp_path: Path) -> No
         assert idea.title == 'exits.stop_loss_pct 8.0 -> 12.0 [+ entry.type="momentum"]'
         named = q.propose("Explore entry controller predictor", "", "", {"entry.type": "predictor"}, src)
         assert named.title == "Explore entry controller predictor"
-        refused = q.submit("same as the base", "", "", {"exits.stop_loss_pct": 8.0}, src)
+        refused = q.submit("same as the base", "", "", {"exits.stop_loss_pct": 50.0}, src)
         assert not refused.accepted and "changes nothing" in refused.reasons[0]
     finally:
         set_home(None)

@@ -55,7 +55,8 @@ def test_the_stored_pbo_is_read_without_numpy_and_marked_stale_when_runs_finish(
     import sys
 
     from experiments.home import set_home
-    from experiments.promotion.pbo_store import pbo_sentence, read_pbo, refresh_pbo
+    from experiments.promotion.pbo import refresh_pbo
+    from experiments.promotion.pbo_store import pbo_sentence, read_pbo
 
     set_home(tmp_path)
     try:

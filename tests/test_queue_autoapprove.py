@@ -79,7 +79,7 @@ def test_people_are_not_auto_approved_unless_listed(tmp_path: Path) -> None:
 
 def test_a_change_that_changes_nothing_is_refused_not_queued(tmp_path: Path) -> None:
     q = _queue(tmp_path)
-    for changes in ({"name": "only cosmetic"}, {"exits.stop_loss_pct": 8.0}):  # cosmetic, or the base's own value
+    for changes in ({"name": "only cosmetic"}, {"exits.stop_loss_pct": 50.0}):  # cosmetic, or the base's own value
         res = q.submit("t", "h", "r", changes, AGENT)
         assert not res.accepted and "changes nothing against the base spec" in res.reasons[0]
     assert q.list() == []

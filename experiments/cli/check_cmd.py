@@ -53,7 +53,8 @@ def null(
 def pbo(as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False) -> None:
     """Compute the Probability of Backtest Overfitting over the runs sharing a validation window now, and keep it
     for `gaussian status` and the leaderboard."""
-    from experiments.promotion.pbo_store import pbo_sentence, refresh_pbo
+    from experiments.promotion.pbo import refresh_pbo
+    from experiments.promotion.pbo_store import pbo_sentence
 
     doc = refresh_pbo()
     if as_json:

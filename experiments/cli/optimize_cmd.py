@@ -114,8 +114,9 @@ def register(cli: typer.Typer) -> None:
         if not rows:
             console.print("no finished runs yet (gaussian run, or gaussian optimize)")
             return
-        print_table(leaderboard_table(rows, f"leaderboard (validation; {trials_note()})", console.width, wide), wide,
-                    console)
+        term = Console()  # sized now: the terminal (or COLUMNS) as it is when the command runs
+        print_table(leaderboard_table(rows, f"leaderboard (validation; {trials_note()})", term.width, wide), wide,
+                    term)
 
     @cli.command("promote")
     def promote_cmd(

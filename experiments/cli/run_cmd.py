@@ -66,7 +66,8 @@ def register(cli: typer.Typer) -> None:
         if not rows:
             console.print("no runs yet (gaussian run, or gaussian optimize)")
             return
-        print_table(runs_table(rows, "runs (validation)", console.width, wide), wide, console)
+        term = Console()  # sized now: the terminal (or COLUMNS) as it is when the command runs
+        print_table(runs_table(rows, "runs (validation)", term.width, wide), wide, term)
 
     @runs_app.command("compare")
     def runs_compare(

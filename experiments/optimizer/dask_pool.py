@@ -238,7 +238,8 @@ class DaskPool:
         from distributed import wait
 
         try:
-            wait(futures, timeout=timeout_s, return_when="FIRST_COMPLETED")
+            with self.client.as_current():  # `wait` finds its client as the current one (ours is not the default)
+                wait(futures, timeout=timeout_s, return_when="FIRST_COMPLETED")
         except TimeoutError:
             return
 

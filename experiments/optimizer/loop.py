@@ -439,7 +439,7 @@ class Optimizer:
 
     def _refresh_pbo(self) -> None:
         """Recompute the PBO over the trial matrix for `gaussian status` and the leaderboard (never fatal)."""
-        from experiments.promotion.pbo_store import refresh_pbo
+        from experiments.promotion.pbo import refresh_pbo
 
         try:
             refresh_pbo()

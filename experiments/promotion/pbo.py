@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.home import runs_dir
-from experiments.promotion.pbo_store import MIN_DAYS, MIN_RUNS
+from experiments.promotion.pbo_store import MIN_DAYS, MIN_RUNS, write_pbo
 from experiments.runs.attempts import is_abandoned
 from experiments.runs.store import list_runs, read_json
 from trader.errors import StateError
@@ -62,3 +62,8 @@ def current_pbo(run_id: str | None = None) -> dict[str, Any]:
     if res is not None:
         out.update(blocks=res.n_blocks, splits=res.n_splits, logit_median=res.logit_median)
     return out
+
+
+def refresh_pbo() -> dict[str, Any]:
+    """Compute the PBO over the current trial matrix and keep it in runs/pbo.json for the read-only commands."""
+    return write_pbo(current_pbo())

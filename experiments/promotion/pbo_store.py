@@ -1,6 +1,6 @@
 """The last computed Probability of Backtest Overfitting, kept in runs/pbo.json, so the read-only commands
 (`gaussian status`, `gaussian leaderboard`) show it without loading numpy or pandas; the optimizer refreshes it
-after every finished run, `gaussian check pbo` on demand."""
+after every finished run (experiments.promotion.pbo.refresh_pbo), `gaussian check pbo` on demand."""
 from __future__ import annotations
 
 import datetime as dt
@@ -36,12 +36,10 @@ def read_pbo() -> dict[str, Any] | None:
     return doc
 
 
-def refresh_pbo() -> dict[str, Any]:
-    """Compute the PBO over the current trial matrix and store it (numpy and pandas load here)."""
-    from experiments.promotion.pbo import current_pbo
-
+def write_pbo(doc: dict[str, Any]) -> dict[str, Any]:
+    """Store a freshly computed PBO with what it was computed over; returns it as `read_pbo` would."""
     n, signature = _finished()
-    doc = {**current_pbo(), "finished_runs": n, "runs_signature": signature,
+    doc = {**doc, "finished_runs": n, "runs_signature": signature,
            "computed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     atomic_write_json(runs_dir() / PBO_FILE, doc)
     return {**doc, "stale": False}
