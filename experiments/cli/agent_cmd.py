@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agents.config import AGENT_CONFIG_FILE, load_agent_config
-from agents.cost_ledger import CostLedger, default_ledger_path, usd_text
-from agents.outcome import ProposeOutcome
 from experiments.home import home_dir
 from trader.errors import GaussianError
+
+if TYPE_CHECKING:  # the agent's modules load pydantic models and the price table: imported by the commands
+    from agents.outcome import ProposeOutcome
 
 app = typer.Typer(
     help="The meta-agent: read the latest validation reports and queue experiment proposals.",
@@ -59,9 +59,11 @@ def propose(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Propose experiments: the LLM when ANTHROPIC_API_KEY is set, else (or with --offline) the offline rules."""
+    from agents.config import AGENT_CONFIG_FILE, load_agent_config
+    from experiments.optimizer.agent_job import run_agent_job
+
     home = home_dir()
     load_agent_config(home / AGENT_CONFIG_FILE, home)  # a bad agent.yaml or .env: one error line, exit code 2
-    from experiments.optimizer.agent_job import run_agent_job
 
     outcome = run_agent_job(offline=True if offline else None, dry_run=dry_run, max_proposals=max_proposals)
     _print_outcome(outcome, as_json)
@@ -106,6 +108,7 @@ def search(
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Today's LLM spend against the daily cap, and what the last agent job did."""
     from agents.config import AGENT_CONFIG_FILE, load_agent_config
+    from agents.cost_ledger import CostLedger, default_ledger_path, usd_text
     from experiments.optimizer.agent_job import read_status
 
     home = home_dir()

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from agents.cost_ledger import usd_text
 from experiments.cli.tables import attach_console_log, checks_table, fmt_cell, leaderboard_table, print_table, utc_text
 from trader.errors import GaussianError
 
@@ -147,6 +146,12 @@ def register(cli: typer.Typer) -> None:
                           else f"[bold yellow]{decision.message}[/]")
 
 
+def _usd(value: float) -> str:
+    from agents.cost_ledger import usd_text
+
+    return usd_text(value)
+
+
 def _print_status(doc: dict[str, Any]) -> None:
     opt = doc["optimizer"]
     console.print(f"[bold]home[/] {doc['home']}  (times in UTC; now {utc_text(doc['time'], seconds=True)})",
@@ -197,7 +202,7 @@ def _print_status(doc: dict[str, Any]) -> None:
     spend = doc.get("agent_spend") or {}
     agent = opt.get("agent") or {}
     line = (f"[bold]agent[/] spend today ${spend.get('spent_today_usd', 0):.4f}"
-            + (f" of {usd_text(spend['daily_cap_usd'])}" if "daily_cap_usd" in spend else "")
+            + (f" of {_usd(spend['daily_cap_usd'])}" if "daily_cap_usd" in spend else "")
             + f", total ${spend.get('total_usd', 0):.4f}")
     job = doc.get("agent_last_job") or {}
     if job.get("time"):
