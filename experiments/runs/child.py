@@ -38,7 +38,6 @@ from typing import Any
 FAULT_ENV = "GAUSSIAN_TEST_FAULT"
 SLOW_ENV = "GAUSSIAN_TEST_SLOW_S"
 FAULT_MODES = ("raise", "hang", "oom", "crash", "slow")
-THREADS_ENV = "GAUSSIAN_THREADS"
 PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("gaussian.child")
@@ -198,10 +197,6 @@ def main(argv: list[str] | None = None) -> int:
     from experiments.home import set_home
 
     set_home(args.home)
-    if os.environ.get(THREADS_ENV):  # a Dask worker's experiment: one core's worth of threads
-        import torch
-
-        torch.set_num_threads(int(os.environ[THREADS_ENV]))
     if args.mode == "run":
         return run_job(Path(args.target), args.result)
     return run_holdout(args.target, args.result)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from experiments.files import append_jsonl, read_jsonl
-from experiments.runs.child import THREADS_ENV
 from experiments.runs.containment import Limits, read_tail, run_contained
 
 TOPIC = "gaussian-experiments"
@@ -30,13 +29,6 @@ INPUTS = "inputs"
 CACHE_DIR = "gaussian-market-cache"
 CANCELLED_STATES = ("cancelled", "released", "forgotten")
 MAX_FILE_BYTES = 512 * 1024 * 1024
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    """The child's environment for `threads` compute threads (BLAS, OpenMP, MKL, torch)."""
-    n = str(threads)
-    return {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "NUMEXPR_NUM_THREADS": n,
-            "VECLIB_MAXIMUM_THREADS": n, THREADS_ENV: n}
 
 
 def _setup_home(home: Path, ledger_lines: list[dict[str, Any]], inputs: dict[str, bytes] | None,
@@ -102,8 +94,8 @@ def run_task(token: str, job: dict[str, Any], ledger_lines: list[dict[str, Any]]
         job_path, result_path, log_path = scratch / "job.json", scratch / "result.json", scratch / "child.log"
         job_path.write_text(json.dumps({**job, "relocated": relocated}, default=str), encoding="utf-8")
         outcome = run_contained(["run", str(job_path), str(result_path)], log_path, result_path,
-                                Limits(timeout_s=timeout_s, memory_mb=memory_mb), abort=unwanted,
-                                on_start=child_started, home=home, env=thread_env(threads))
+                                Limits(timeout_s=timeout_s, memory_mb=memory_mb, threads=threads), abort=unwanted,
+                                on_start=child_started, home=home)
         run_id, files = _collect(home / "runs")
         new_lines = read_jsonl(home / "runs" / "ledger.jsonl")[len(ledger_lines):]
         return {
