@@ -15,20 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import best_of
 from experiments.runs.backtest import evaluate
 from experiments.spec.io import load_spec
 from trader.market.synthetic import generate_synthetic
 from trader.strategies.baselines import MomentumStrategy, RandomStrategy
-
-
-def best_of(fn, repeat: int) -> tuple[float, object]:
-    """Best wall time of `repeat` calls, and the last result."""
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main() -> None:

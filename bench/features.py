@@ -14,22 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import best_of
 from trader.families import breadth, crypto, macro, surface
 from trader.families.registry import CONTEXT_FAMILIES, feature_frame
 from trader.features import build_features
 from trader.market.synthetic import generate_synthetic
 from trader.market.synthetic_context import generate_context
 from trader.market.universe import role_of
-
-
-def best_of(fn, repeat: int) -> tuple[float, object]:
-    """Best wall time of `repeat` calls, and the last result."""
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main() -> None:
