@@ -21,7 +21,7 @@ import pandas as pd
 from trader.errors import DataError
 from trader.market.base import BAR_COLUMNS, TZ
 from trader.market.files import read_table
-from trader.market.validate import _fail_rows, _numeric, _where, find_time_column, parse_timestamps
+from trader.market.validate import _numeric, _where, check_bar_values, find_time_column, parse_timestamps
 
 SYMBOL_COLUMN = "symbol"
 _SUFFIXES = (".csv", ".txt", ".parquet", ".pq")
@@ -70,16 +70,7 @@ def validate_context(frame: pd.DataFrame, source: str, tz: str | None = None, fi
     else:
         symbols = np.full(len(df), symbol, dtype=object)
     cols = {c: _numeric(df, lower[c], source, stamps, first_row) for c in BAR_COLUMNS}
-    o, h, lo, c, v = (cols[k] for k in BAR_COLUMNS)
-    for name in ("open", "high", "low", "close"):
-        _fail_rows(cols[name] <= 0, source, stamps, first_row, f"column {name} value {{x}} is not a positive price",
-                   {"x": cols[name]})
-    _fail_rows(v < 0, source, stamps, first_row, "column volume value {x} is negative", {"x": v})
-    _fail_rows(h < lo, source, stamps, first_row, "high {h} is below low {l}", {"h": h, "l": lo})
-    _fail_rows(h < np.maximum(o, c), source, stamps, first_row, "high {h} is below open {o} or close {c}",
-               {"h": h, "o": o, "c": c})
-    _fail_rows(lo > np.minimum(o, c), source, stamps, first_row, "low {l} is above open {o} or close {c}",
-               {"l": lo, "o": o, "c": c})
+    check_bar_values(cols, source, stamps, first_row)
     out: dict[str, pd.DataFrame] = {}
     for sym in dict.fromkeys(symbols):
         rows = np.flatnonzero(symbols == sym)

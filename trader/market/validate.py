@@ -135,6 +135,21 @@ def _fail_rows(mask: np.ndarray, source: str, stamps: pd.DatetimeIndex, first_ro
         raise DataError(f"{_where(source, row, first_row, stamps[row])}: {filled}.")
 
 
+
+def check_bar_values(cols: dict[str, np.ndarray], source: str, stamps: pd.DatetimeIndex, first_row: int) -> None:
+    """Positive prices, non-negative volume, low <= open/close <= high: the first bad row is one DataError."""
+    o, h, lo, c, v = (cols[k] for k in BAR_COLUMNS)
+    for name in ("open", "high", "low", "close"):
+        _fail_rows(cols[name] <= 0, source, stamps, first_row, f"column {name} value {{x}} is not a positive price",
+                   {"x": cols[name]})
+    _fail_rows(v < 0, source, stamps, first_row, "column volume value {x} is negative", {"x": v})
+    _fail_rows(h < lo, source, stamps, first_row, "high {h} is below low {l}", {"h": h, "l": lo})
+    _fail_rows(h < np.maximum(o, c), source, stamps, first_row, "high {h} is below open {o} or close {c}",
+               {"h": h, "o": o, "c": c})
+    _fail_rows(lo > np.minimum(o, c), source, stamps, first_row, "low {l} is above open {o} or close {c}",
+               {"l": lo, "o": o, "c": c})
+
+
 def validate_bars(frame: pd.DataFrame, source: str = "bars", tz: str | None = None,
                   first_row: int = 1) -> pd.DataFrame:
     """Check and normalise bars: tz-aware sorted unique timestamps, positive prices, consistent high/low."""
@@ -163,16 +178,7 @@ def validate_bars(frame: pd.DataFrame, source: str = "bars", tz: str | None = No
             f"{_where(source, row, first_row, stamps[row])}: timestamp is earlier than the row before it "
             f"({stamps[row - 1]}); bars must be sorted by time."
         )
-    o, h, lo, c, v = (cols[k] for k in BAR_COLUMNS)
-    for name in ("open", "high", "low", "close"):
-        _fail_rows(cols[name] <= 0, source, stamps, first_row, f"column {name} value {{x}} is not a positive price",
-                   {"x": cols[name]})
-    _fail_rows(v < 0, source, stamps, first_row, "column volume value {x} is negative", {"x": v})
-    _fail_rows(h < lo, source, stamps, first_row, "high {h} is below low {l}", {"h": h, "l": lo})
-    _fail_rows(h < np.maximum(o, c), source, stamps, first_row, "high {h} is below open {o} or close {c}",
-               {"h": h, "o": o, "c": c})
-    _fail_rows(lo > np.minimum(o, c), source, stamps, first_row, "low {l} is above open {o} or close {c}",
-               {"l": lo, "o": o, "c": c})
+    check_bar_values(cols, source, stamps, first_row)
     if "vix" in extras:
         _fail_rows(extras["vix"] <= 0, source, stamps, first_row, "column vix value {x} is not positive",
                    {"x": extras["vix"]})
