@@ -108,6 +108,44 @@ def test_only_the_models_whose_inputs_changed_are_refitted(home: Path) -> None:
     assert not any(v["hit"] for v in _used(data).values())
 
 
+@pytest.mark.parametrize("controller", ["q_scorer", "rl"])
+def test_the_learning_controllers_are_cached_like_the_models(home: Path, controller: str) -> None:
+    small = [*SMALL, f"entry.type={controller}", "entry.rl.timesteps=1000", "entry.q_scorer.threshold=-50"]
+    first = run_experiment(load_spec(None, small), analyze=False)
+    # Only the threshold changes: the Q-scorer's fit never reads it; the PPO policy's fit never reads it either.
+    second = run_experiment(load_spec(None, [*small, "entry.q_scorer.threshold=-40"]), analyze=False)
+    assert _used(first)[controller]["hit"] is False
+    assert {k: v["hit"] for k, v in _used(second).items()} == {"predictor": True, "regime": True,
+                                                                "exit_model": True, controller: True}
+    names = {"q_scorer": ("q_scorer.json",), "rl": ("ppo.zip",)}[controller]
+    for name in names:
+        assert (second.run_dir / "models" / name).read_bytes() == (first.run_dir / "models" / name).read_bytes()
+    # The same spec again: a cache hit gives the metrics of the first, fresh fit (the DSR counts more trials).
+    third = run_experiment(load_spec(None, small), analyze=False)
+    a, b = _without_timings(_metrics(first)), _without_timings(_metrics(third))
+    for doc in (a, b):
+        doc["metrics"].pop("dsr", None)
+        doc["metrics"].pop("n_trials", None)
+    assert a == b
+    # A change the controller's simulation reads refits it, and only it.
+    exits = run_experiment(load_spec(None, [*small, "trading.max_contracts=3"]), analyze=False)
+    assert _used(exits)[controller]["hit"] is False and _used(exits)["predictor"]["hit"] is True
+
+
+def test_controller_keys_follow_what_each_controller_reads() -> None:
+    base = load_spec(None, SMALL)
+    for kind, own, other in (("rl", "entry.rl.risk_penalty=0.5", "entry.q_scorer.threshold=9"),
+                             ("q_scorer", "exits.stop_loss_pct=31", "entry.rl.timesteps=5000")):
+        key = model_key(kind, base, (0, 100), "d")
+        assert model_key(kind, load_spec(None, [*SMALL, own]), (0, 100), "d") != key
+        assert model_key(kind, load_spec(None, [*SMALL, other]), (0, 100), "d") == key
+        assert model_key(kind, load_spec(None, [*SMALL, "entry.momentum.lookback_bars=30"]), (0, 100), "d") == key
+        assert model_key(kind, load_spec(None, [*SMALL, "model.hidden=12"]), (0, 100), "d") != key
+        assert model_key(kind, load_spec(None, [*SMALL, "entry.cooldown_bars=9"]), (0, 100), "d") != key
+    assert model_key("q_scorer", load_spec(None, [*SMALL, "entry.q_scorer.threshold=9"]), (0, 100), "d") == \
+        model_key("q_scorer", base, (0, 100), "d")
+
+
 def test_keys_follow_what_each_model_reads() -> None:
     base = load_spec(None, SMALL)
 

@@ -1,6 +1,7 @@
 """The fitted-model cache: an idea that changes nothing a model depends on loads that model instead of refitting it.
 
-Each fitted model (predictor, regime HMM, exit model) is stored under `<home>/cache/models/<kind>-<key>/`, where
+Each fitted model (predictor, regime HMM, exit model, and the entry controllers that learn: the PPO policy and
+the Q-scorer) is stored under `<home>/cache/models/<kind>-<key>/`, where
 the key hashes everything the fit can see: the spec with the sections the model cannot read taken out (a deny
 list, so a new spec field invalidates the cache rather than being silently ignored), the training window, and
 the data's identity (the data section plus a hash of every bar, and option snapshot, the fit could read). Entries
@@ -34,12 +35,19 @@ DEFAULT_MB = 2048.0
 ENTRY_META = "entry.json"
 FORMAT = 1
 
+_OTHER_CONTROLLERS = ("entry.consensus", "entry.bandit", "entry.predictor", "entry.momentum", "entry.random")
+
 NOT_READ: dict[str, tuple[str, ...]] = {
     "predictor": ("name", "notes", "cycles", "entry", "exits", "trading", "costs", "regime"),
     "regime": ("name", "notes", "cycles", "entry", "exits", "trading", "costs", "model"),
     "exit_model": ("name", "notes", "cycles", "entry", "model", "regime"),
+    # The controllers learn from the per-bar arrays (so from every model above) and simulate trades with the
+    # engine's settings (exits, trading, costs, the cooldown); they never read the other controllers' sections.
+    "rl": ("name", "notes", "cycles", *_OTHER_CONTROLLERS, "entry.q_scorer"),
+    # The Q-scorer's threshold only filters its predictions; a hit loads the model with the spec's threshold.
+    "q_scorer": ("name", "notes", "cycles", *_OTHER_CONTROLLERS, "entry.rl", "entry.q_scorer.threshold"),
 }
-"""Spec sections each model's fit never reads. Everything else is part of its key."""
+"""Spec sections (dotted paths for a part of one) each model's fit never reads. Everything else is in its key."""
 
 KEPT: dict[str, tuple[str, ...]] = {"exit_model": ("entry.cooldown_bars",)}
 """Fields inside a dropped section that the model does read (the exit model simulates with the cooldown)."""
@@ -84,7 +92,11 @@ def model_key(kind: str, spec: ExperimentSpec, train: tuple[int, int], data_id: 
     if kind not in NOT_READ:
         raise SpecError(f"unknown model kind '{kind}' (known: {', '.join(NOT_READ)})")
     doc = canonical_dict(spec)
-    read = {k: v for k, v in doc.items() if k not in NOT_READ[kind]}
+    read = json.loads(json.dumps(doc, default=str))  # a deep copy to cut the unread parts from
+    for dotted in NOT_READ[kind]:
+        *parents, last = dotted.split(".")
+        node = _pick(read, ".".join(parents)) if parents else read
+        node.pop(last, None)
     read["_kept"] = {f: _pick(doc, f) for f in KEPT.get(kind, ())}
     payload = {"format": FORMAT, "kind": kind, "spec": read, "train": list(train), "data": data_id}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]

@@ -281,8 +281,12 @@ class _CacheUse:
         return model
 
     def record(self) -> None:
-        if self.cache is not None and self.used:
-            (self.models_dir / "cache.json").write_text(json.dumps(self.used, indent=1, sort_keys=True) + "\n")
+        """Add this use's keys and hits to `models/cache.json` (the models first, then the controller)."""
+        if self.cache is None or not self.used:
+            return
+        path = self.models_dir / "cache.json"
+        known = json.loads(path.read_text()) if path.is_file() else {}
+        path.write_text(json.dumps({**known, **self.used}, indent=1, sort_keys=True) + "\n")
 
 
 def _fit_predictor(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
@@ -483,7 +487,7 @@ def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int],
     controller = None
     if spec.entry.type in TRAINED_CONTROLLERS:
         done = _step(tell, {"rl": "PPO entry policy", "q_scorer": "Q-scorer"}[spec.entry.type])
-        controller = _controller(spec, market, train, models_dir, arrays, reuse)
+        controller = _controller(spec, market, train, models_dir, arrays, reuse, cache)
         done()
     k = spec.splits.refit_every
     if k and needs_arrays and not reuse and spec.entry.type not in MODEL_FREE:
@@ -499,22 +503,41 @@ def build_pipeline(spec: ExperimentSpec, market: Market, train: tuple[int, int],
 
 
 def _controller(spec: ExperimentSpec, market: Market, train: tuple[int, int], models_dir: Path,
-                arrays: dict[str, np.ndarray], reuse: bool) -> Strategy:
-    """Train (or load) the RL policy or the Q-scorer on the training split."""
+                arrays: dict[str, np.ndarray], reuse: bool, cache: ModelCache | None = None) -> Strategy:
+    """Train (or load: the run's own with reuse, a cached one when its key is cached) the RL policy or the
+    Q-scorer on the training split."""
     cfg = engine_config(spec)
-    if spec.entry.type == "rl":
-        from trader.entry.rl import RLPolicy, train_rl
+    kind = spec.entry.type
+    if kind == "rl":
+        from trader.entry import rl
 
-        if reuse:
-            return RLPolicy.load(models_dir, cfg.max_positions)
-        log.info("training the PPO entry policy for %d steps", spec.entry.rl.timesteps)
-        return train_rl(market, BarSeries(arrays), train, cfg, spec.entry.rl.timesteps, spec.entry.rl.risk_penalty,
-                        spec.seed, models_dir)
-    from trader.entry.q_scorer import QScorer, train_q_scorer
+        files = (rl.MODEL_FILE, rl.META_FILE)
+
+        def load() -> Strategy:
+            return rl.RLPolicy.load(models_dir, cfg.max_positions)
+
+        def fit() -> Strategy:
+            log.info("training the PPO entry policy for %d steps", spec.entry.rl.timesteps)
+            return rl.train_rl(market, BarSeries(arrays), train, cfg, spec.entry.rl.timesteps,
+                               spec.entry.rl.risk_penalty, spec.seed, models_dir)
+    else:
+        from trader.entry import q_scorer as q
+
+        files = (q.MODEL_FILE, q.META_FILE)
+
+        def load() -> Strategy:
+            return q.QScorer.load(models_dir, spec.entry.q_scorer.threshold)
+
+        def fit() -> Strategy:
+            log.info("simulating outcomes and fitting the Q-scorer on the training split")
+            scorer = q.train_q_scorer(market, BarSeries(arrays), train, cfg, spec.entry.q_scorer.threshold,
+                                      seed=spec.seed)
+            scorer.save(models_dir)
+            return scorer
 
     if reuse:
-        return QScorer.load(models_dir, spec.entry.q_scorer.threshold)
-    log.info("simulating outcomes and fitting the Q-scorer on the training split")
-    scorer = train_q_scorer(market, BarSeries(arrays), train, cfg, spec.entry.q_scorer.threshold, seed=spec.seed)
-    scorer.save(models_dir)
-    return scorer
+        return load()
+    through = _CacheUse(cache, spec, market, train, models_dir)
+    controller = through(kind, files, fit, load)
+    through.record()
+    return controller
