@@ -195,3 +195,10 @@ def test_shape_invalid_proposals_are_stored_invalid_once_and_listed(home: Path, 
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.output)
     assert sorted(r["id"] for r in rows) == sorted(i.id for i in ideas) and {r["status"] for r in rows} == {"invalid"}
+
+
+def test_a_cap_under_a_cent_shows_its_digits_in_agent_status(home: Path) -> None:
+    (home / "agent.yaml").write_text("daily_cap_usd: 0.003\n")
+    text = CliRunner().invoke(app, ["status"], env={"COLUMNS": "200"})
+    assert text.exit_code == 0, text.output
+    assert "of $0.003 " in text.output and "$0.00 " not in text.output
