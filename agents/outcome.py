@@ -1,13 +1,15 @@
 """What one proposing job did: each proposal with its fate (queued, refused, invalid) and why, cost and failures.
 
 `submit_checked` is the one path from checked proposals into a ProposalSink, shared by the LLM agent and the
-offline proposer: shape or policy failures never reach the sink; a proposal whose only problem is its spec is
-handed to the sink, which stores it as `invalid` with its reasons; a valid one is queued or refused (duplicate).
+offline proposer: a proposal of the wrong shape is stored by the sink as `invalid` with its reasons (once), a
+policy failure (a protected field) never reaches it; a proposal whose only problem is its spec is handed to the
+sink, which stores it as `invalid` with its reasons; a valid one is queued or refused (duplicate).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -117,6 +119,23 @@ def _base_outcome(item: CheckedProposal, repaired: bool, **fields: Any) -> Propo
                            repaired=repaired, **fields)
 
 
+def _record_invalid(item: CheckedProposal, sink: ProposalSink, source: Source, repaired: bool) -> ProposalOutcome:
+    """Store a proposal of the wrong shape in the sink as invalid (its reasons without the batch position, so that
+    the same mistake in a later answer is recognised and stored once)."""
+    outcome = _base_outcome(item, repaired, decision="invalid", reasons=item.shape_errors)
+    reasons = [re.sub(r"^proposals\.\d+:", "proposal:", re.sub(r"^proposals\.\d+\.", "", e))
+               for e in item.shape_errors]
+    try:
+        result = sink.record_invalid(outcome.title, outcome.hypothesis, outcome.rationale, outcome.changes, source,
+                                     reasons)
+    except GaussianError as err:
+        log.warning("the queue could not record invalid proposal %r: %s", outcome.title, err)
+        outcome.reasons = [*outcome.reasons, f"not stored: {err}"]
+        return outcome
+    outcome.idea_id, outcome.queue_status = result.idea_id, result.status
+    return outcome
+
+
 def submit_checked(
     items: Sequence[CheckedProposal],
     sink: ProposalSink,
@@ -128,7 +147,8 @@ def submit_checked(
     out: list[ProposalOutcome] = []
     for item in items:
         if item.shape_errors:
-            out.append(_base_outcome(item, repaired, decision="invalid", reasons=item.shape_errors))
+            out.append(_record_invalid(item, sink, source, repaired) if not dry_run else
+                       _base_outcome(item, repaired, decision="invalid", reasons=item.shape_errors))
             continue
         if item.policy_errors:
             out.append(_base_outcome(item, repaired, decision="refused", reasons=item.policy_errors))

@@ -60,3 +60,16 @@ class ProposalSink(Protocol):
     ) -> SubmitResult:
         """Validate and store one proposal; never raises for a bad proposal, refuses it with reasons instead."""
         ...
+
+    def record_invalid(
+        self,
+        title: str,
+        hypothesis: str,
+        rationale: str,
+        changes: dict[str, Any],
+        source: Source,
+        reasons: list[str],
+    ) -> SubmitResult:
+        """Store a proposal that failed the agent's own shape checks as invalid, with its reasons, for audit; the
+        same one again (same changes and reasons) is stored once. Never raises for a bad proposal."""
+        ...

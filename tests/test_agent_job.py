@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 from typer.testing import CliRunner
 
@@ -159,3 +160,45 @@ def test_cli_propose_exits_1_on_failure(home: Path, fake_anthropic: FakeAnthropi
     fake_anthropic.script([server_error()])
     res = CliRunner().invoke(app, ["propose"])
     assert res.exit_code == 1 and "error:" in res.output and KEY not in res.output
+
+
+SHAPELESS = [
+    {"title": "No changes", "hypothesis": "h", "rationale": "r"},                         # a field missing
+    {**proposal("Priority as words"), "priority": "high"},                               # a wrong type
+    {**proposal("Changes as a list"), "changes": ["exits.stop_loss_pct=12"]},            # not a mapping
+    "just a sentence, not a proposal",                                                   # not an object
+]
+SPEC_INVALID = proposal("Zero contracts", **{"trading.contracts": 0})
+
+
+def test_shape_invalid_proposals_are_stored_invalid_once_and_listed(home: Path, fake_anthropic: FakeAnthropic) -> None:
+    from experiments.cli import queue_cmd
+
+    env = llm_home(home, fake_anthropic, proposals_per_call=5)
+    answer = tool_call({"proposals": [*SHAPELESS, SPEC_INVALID]})
+    fake_anthropic.script([answer, answer, answer, answer])  # two jobs, each with its repair round
+    for _ in range(2):
+        out = run_agent_job(environ=env)
+        assert [p.decision for p in out.proposals] == ["invalid"] * 5
+        assert all(p.idea_id for p in out.proposals)
+    ideas = IdeaQueue.from_home().list()
+    assert len(ideas) == 5 and all(i.status.value == "invalid" and i.errors for i in ideas)  # each once
+    by_title = {i.title: i for i in ideas}
+    assert any("changes" in e and "required" in e.lower() for e in by_title["No changes"].errors)
+    assert any("priority" in e for e in by_title["Priority as words"].errors)
+    assert any("changes" in e for e in by_title["Changes as a list"].errors)
+    assert any("trading.contracts" in e for e in by_title["Zero contracts"].errors)
+    root = typer.Typer(add_completion=False)
+    root.callback()(lambda: None)
+    queue_cmd.register(root)
+    listed = CliRunner().invoke(root, ["queue", "list", "--json"], env={"COLUMNS": "220"})
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    assert sorted(r["id"] for r in rows) == sorted(i.id for i in ideas) and {r["status"] for r in rows} == {"invalid"}
+
+
+def test_a_cap_under_a_cent_shows_its_digits_in_agent_status(home: Path) -> None:
+    (home / "agent.yaml").write_text("daily_cap_usd: 0.003\n")
+    text = CliRunner().invoke(app, ["status"], env={"COLUMNS": "200"})
+    assert text.exit_code == 0, text.output
+    assert "of $0.003 " in text.output and "$0.00 " not in text.output

@@ -163,8 +163,10 @@ def test_unknown_proposal_keys_are_never_stored(fake_anthropic: FakeAnthropic, q
     feedback = repair_feedback(fake_anthropic)
     assert "proposals.0.code: unknown field" in feedback and "comment: unknown field" in feedback
     [p] = out.proposals
-    assert p.decision == "invalid" and p.idea_id is None and "proposals.0.code: unknown field" in p.reasons[0]
-    assert queue.list() == []
+    assert p.decision == "invalid" and "proposals.0.code: unknown field" in p.reasons[0]
+    [idea] = queue.list()  # kept as invalid for audit, with the reason; the unknown key's value is not
+    assert idea.id == p.idea_id and idea.status.value == "invalid" and idea.errors == ["code: unknown field (not allowed)"]
+    assert "rm -rf" not in queue.store.path.read_text()
 
 
 def test_protected_field_is_refused_and_never_queued(fake_anthropic: FakeAnthropic, queue: IdeaQueue,

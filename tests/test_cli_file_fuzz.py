@@ -81,6 +81,57 @@ def test_a_missing_data_file_is_refused_when_queued(home: Path, capsys: pytest.C
                                                                                  ).read_text()
 
 
+def _torn_files(tmp: Path, rng: random.Random) -> list[Path]:
+    """Bars files cut short inside a row (the last row loses a field or more) or in the middle of a Parquet file,
+    small and large (a large CSV is checked by its first rows and its last lines), plus garbage with a .csv name."""
+    out = []
+    for sessions in (1, 5):
+        bars = generate_synthetic(sessions=sessions, seed=2).bars.reset_index()
+        text = bars.to_csv(index=False)
+        ends = [k for k, ch in enumerate(text) if ch == "\n"]
+        for k in range(3):
+            start = ends[rng.randrange(len(ends) // 2, len(ends) - 1)] + 1
+            last_comma = text.rindex(",", start, ends[ends.index(start - 1) + 1])
+            p = tmp / f"torn{sessions}-{k}.csv"
+            p.write_text(text[: rng.randint(start + 1, last_comma)])
+            out.append(p)
+        bars.to_parquet(tmp / "whole.parquet")
+        blob = (tmp / "whole.parquet").read_bytes()
+        for k in range(2):
+            p = tmp / f"torn{sessions}-{k}.parquet"
+            p.write_bytes(blob[: rng.randint(len(blob) // 3, len(blob) - 1)])
+            out.append(p)
+    (tmp / "noise.csv").write_bytes(b"timestamp,open,high,low,close,volume\n" + rng.randbytes(300))
+    return [*out, tmp / "noise.csv"]
+
+
+def test_a_torn_or_garbage_data_file_is_refused_by_queue_add_run_and_spec(home: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    rng = random.Random(7)
+    for path in _torn_files(home, rng):
+        spec = home / "s.yaml"
+        spec.write_text(f"data:\n  source: file\n  path: {path}\n")
+        sets = ["--set", "data.source=file", "--set", f"data.path={path}"]
+        for args in (["queue", "add", *sets, "--title", "torn"], ["run", *sets, "--json"], ["spec", str(spec)]):
+            code = run_cli(_at(home, args))
+            out = capsys.readouterr()
+            lines = [line for line in out.err.splitlines() if line.strip()]
+            assert code == 2, (path.name, args[0], out.err[-800:], out.out[-400:])
+            assert len(lines) == 1 and lines[0].startswith("error: ") and path.name in lines[0], (args, out.err)
+            assert "Traceback" not in out.err + out.out
+    assert not (home / "queue" / "ideas.json").exists() or "torn" not in (home / "queue" / "ideas.json").read_text()
+
+
+def test_a_whole_data_file_is_accepted_by_queue_add(home: Path, capsys: pytest.CaptureFixture) -> None:
+    bars = generate_synthetic(sessions=5, seed=2).bars.reset_index()
+    for name in ("whole.csv", "whole.parquet"):
+        path = home / name
+        bars.to_csv(path, index=False) if name.endswith(".csv") else bars.to_parquet(path)
+        code = run_cli(_at(home, ["queue", "add", "--set", "data.source=file", "--set", f"data.path={path}",
+                                  "--set", f"seed={len(name)}", "--title", name]))
+        assert code == 0, capsys.readouterr().err
+
+
 def test_bad_agent_yaml_and_env_exit_2_naming_their_own_file(home: Path, capsys: pytest.CaptureFixture) -> None:
     (home / "agent.yaml").write_text("proposals_per_cal: 3\n")
     assert run_cli(_at(home, ["agent", "propose", "--offline", "--dry-run"])) == 2

@@ -78,3 +78,26 @@ def test_a_restart_with_open_positions_reconciles_them_with_the_broker(day, tmp_
     assert adopted and adopted[0].contracts == 2 and adopted[0].context.strategy == "reconciled"
     tags = [o.tag for o in sim.account.orders.values() if o.tag]
     assert len(tags) == len(set(tags))  # the new process never reused an order tag
+
+
+def test_a_working_order_the_broker_does_not_know_is_dropped_on_resume(day, tmp_path: Path) -> None:
+    s = spec(*HOLDING, "entry.random.entry_probability=1.0", "costs.latency_bars=1")
+    a, _ = session_bounds(day)
+    sim = local_server(day, s, a)
+    try:
+        first = session(tmp_path, day, s, baseline_strategy("random", s), sim)
+        drive(first, 1)  # the entry is sent; its fill is taken at the next bar, so it is working in state.json
+        first.venue.close()
+    finally:
+        sim.stop()
+    saved = json.loads((first.dir / "state.json").read_text())
+    assert [w["tradier_id"] for w in saved["working"]] != [None] and len(saved["working"]) == 1
+    fresh = local_server(day, s, a)  # a new account: it never saw that order (GET /orders/<id> is a 404)
+    try:
+        second = session(tmp_path, day, s, baseline_strategy("random", s), fresh)
+        second.run(max_bars=3)
+    finally:
+        fresh.stop()
+    unknown = [e for e in second.journal.events("reconcile") if e["action"] == "order_unknown"]
+    assert [e["order_id"] for e in unknown] == [saved["working"][0]["order_id"]]
+    assert second.journal.events("resume") and second.last_bar == a + 3

@@ -386,6 +386,10 @@ class Engine:
                 "last_entry_bar": self._last_entry_bar,
                 "working": [(order, dict(meta)) for order, meta in self._orders.values()]}
 
+    def working_order(self, order_id: int) -> tuple[Order, dict] | None:
+        """A working order and the engine's note about it (what a restart needs to take it over)."""
+        return self._orders.get(order_id)
+
     def restore(self, positions: list[Position], working: list[tuple[Order, dict]], next_order: int,
                 next_position: int, last_entry_bar: int) -> None:
         """Resume from saved bookkeeping (paper/live restarts): positions, working orders and counters."""

@@ -43,7 +43,7 @@ def session_table(doc: dict[str, Any], session_dir: Path) -> Table:
 
 def _run(run: str | None, venue: str, day: str | None, market: str | None, session: str | None,
          bars: int | None, overrides: dict[str, Any], arrays: str, as_json: bool, resume: bool,
-         report_to: str | None = None) -> None:
+         report_to: str | None = None, broker: str | None = None) -> None:
     from experiments.home import home_dir
     from experiments.paper import reporting
     from experiments.paper.guard import load_limits
@@ -60,7 +60,7 @@ def _run(run: str | None, venue: str, day: str | None, market: str | None, sessi
 
         data = load_named_market(market)
     paper, place = open_session(pipe, venue, home, limits, day=when, market=data, session=session,
-                                arrays_mode=arrays)
+                                arrays_mode=arrays, broker=broker)
     if (paper.dir / "state.json").exists() and not resume:
         place.close()
         _refuse(f"paper session {paper.dir} exists: pass --resume to continue it (reconciling with the broker) "
@@ -98,6 +98,9 @@ def register(cli: typer.Typer) -> None:
     def paper(
         run: Annotated[str | None, typer.Option("--run", help="Run id (default: the promoted run).")] = None,
         venue: Annotated[str, typer.Option("--venue", help=VENUE_HELP)] = "replay",
+        broker: Annotated[str | None, typer.Option("--broker", help="replay: tradier (orders go to the local "
+                                                   "server, the default) or sim (the SimBroker fills them on its "
+                                                   "quotes, as sim-on-tradier does on Tradier's).")] = None,
         day: Annotated[str | None, typer.Option("--day", help="replay: the session to replay, YYYY-MM-DD "
                                                    "(default: the market's last).")] = None,
         market: Annotated[str | None, typer.Option("--market", help="replay: a cached market instead of the "
@@ -129,9 +132,12 @@ def register(cli: typer.Typer) -> None:
             _refuse(f"--venue {venue!r} is not one of {', '.join(VENUES)}")
         if (day or market) and venue != "replay":
             _refuse("--day and --market apply to --venue replay only (the other venues trade today)")
+        if broker is not None and (venue != "replay" or broker not in ("tradier", "sim")):
+            _refuse(f"--broker {broker!r}: tradier or sim, with --venue replay only (sandbox sends orders to "
+                    "Tradier, sim-on-tradier fills them with the SimBroker)")
         overrides = {"max_daily_loss": max_daily_loss, "max_open_positions": max_open_positions,
                      "max_orders_per_minute": max_orders_per_minute, "halt_file": halt_file}
-        _run(run, venue, day, market, session, bars, overrides, arrays, as_json, resume, report_to)
+        _run(run, venue, day, market, session, bars, overrides, arrays, as_json, resume, report_to, broker)
 
     @cli.command("live")
     def live(

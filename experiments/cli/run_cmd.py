@@ -33,7 +33,7 @@ def register(cli: typer.Typer) -> None:
 
         limit_threads(threads)
         from experiments.runs.runner import run_experiment
-        from experiments.spec.io import load_spec
+        from experiments.spec.io import check_data_inputs, load_spec
 
         if idea:
             from experiments.ideas.run_idea import run_idea
@@ -41,6 +41,7 @@ def register(cli: typer.Typer) -> None:
             result = run_idea(idea, set_, cycles)
         else:
             spec = load_spec(spec_path, set_) if spec_path or not _has_base() else _base_with(set_)
+            check_data_inputs(spec, "run")
             with phase_display(console, enabled=not as_json) as display:
                 result = run_experiment(spec, cycles=cycles, progress=display)
         if as_json:

@@ -19,7 +19,7 @@ def register(cli: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", "-o", help="Write the example/schema to this file."),
     ) -> None:
         """Validate a spec and print its hash, or print the example / JSON schema."""
-        from experiments.spec.io import example_yaml, load_spec, spec_hash, spec_schema
+        from experiments.spec.io import check_data_inputs, example_yaml, load_spec, spec_hash, spec_schema
 
         if example or schema:
             text = example_yaml() if example else json.dumps(spec_schema(), indent=2) + "\n"
@@ -30,4 +30,5 @@ def register(cli: typer.Typer) -> None:
                 typer.echo(text, nl=False)
             return
         s = load_spec(path, set_)
+        check_data_inputs(s, str(path) if path else "spec")
         typer.echo(json.dumps({"hash": spec_hash(s), "spec": s.model_dump(mode="json")}, indent=2))

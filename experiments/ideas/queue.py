@@ -267,6 +267,32 @@ class IdeaQueue:
             return SubmitResult(accepted=False, idea_id=None, reasons=[str(exc)])
         return SubmitResult(accepted=True, idea_id=idea.id, reasons=[], status=idea.status.value)
 
+    def record_invalid(
+        self,
+        title: str,
+        hypothesis: str,
+        rationale: str,
+        changes: dict[str, Any],
+        source: Source,
+        reasons: list[str],
+    ) -> SubmitResult:
+        """ProposalSink: store a proposal of the wrong shape as invalid with its reasons (once: the same changes
+        and reasons again give back the stored idea). What cannot be kept of it (text that is no text, changes
+        that are not plain JSON) is left out and said so among the reasons."""
+        errors = [str(r) for r in reasons]
+        try:
+            kept = normalise_changes(changes if isinstance(changes, dict) else {})
+        except ProposalError as exc:
+            kept, errors = {}, [*errors, f"changes left out: {exc}"]
+        try:
+            proposal = self._proposal(str(title or "").strip()[:200] or "(untitled proposal)",
+                                      str(hypothesis or "")[:4000], str(rationale or "")[:20_000], kept, source,
+                                      0, None)
+            idea = self._insert(proposal, self.base_spec(), None, errors, same_errors=True)
+        except ProposalError as exc:
+            return SubmitResult(accepted=False, idea_id=None, reasons=[str(exc)])
+        return SubmitResult(accepted=False, idea_id=idea.id, reasons=errors, status=Status.INVALID.value)
+
     def add_spec(
         self,
         spec: ExperimentSpec,
@@ -303,7 +329,7 @@ class IdeaQueue:
         return proposal
 
     def _insert(self, proposal: Proposal, base: ExperimentSpec, spec: ExperimentSpec | None, errors: list[str],
-                approve_by: str | None = None, approve_note: str = "") -> Idea:
+                approve_by: str | None = None, approve_note: str = "", same_errors: bool = False) -> Idea:
         digest = hash_spec(spec) if spec is not None else None
         with self.store.transaction() as state:
             now = self._clock()
@@ -315,7 +341,8 @@ class IdeaQueue:
                         f"same spec hash {digest}", dup.id)
             if spec is None:  # the same invalid proposal again (each agent job may repeat it): stored once
                 same = [i for i in state.ideas.values() if i.status is Status.INVALID
-                        and i.changes == proposal.changes and i.base_hash == hash_spec(base)]
+                        and i.changes == proposal.changes and i.base_hash == hash_spec(base)
+                        and (not same_errors or i.errors == errors)]
                 if same:
                     return same[0]
             seq = state.next_seq

@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from experiments.paper.journal import Journal, trade_to_json
+from experiments.paper.journal import Journal, order_to_json, trade_to_json
 from trader.domain import Fill, Intent, Order
 from trader.errors import SpecError
 from trader.strategies.base import Snapshot, Strategy
@@ -172,6 +172,7 @@ class JournalingBroker:
         self.journal = journal
         self.kills = kills
         self.now = now
+        self.meta_of: Callable[[int], dict[str, Any]] = lambda order_id: {}  # the engine's note about an order
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -181,10 +182,11 @@ class JournalingBroker:
         return self.inner.cash()
 
     def submit(self, order: Order, bar: int) -> Order:
-        """Send an order (journaled before it goes out)."""
+        """Send an order (journaled before it goes out, whole, so that a restart can take it over)."""
         self.kills.record_order(self.now())
         self.journal("submit", bar=bar, order_id=order.order_id, symbol=order.symbol, side=order.side.value,
-                     contracts=order.contracts, time=str(order.submitted_at))
+                     contracts=order.contracts, time=str(order.submitted_at),
+                     order=order_to_json(order, self.meta_of(order.order_id)))
         return self.inner.submit(order, bar)
 
     def poll(self, bar: int) -> tuple[list[Fill], list[Order]]:

@@ -1,8 +1,11 @@
 """The paper session's files: an append-only JSONL journal of every decision and order, and state.json.
 
 state.json (written atomically after every bar) holds what a restart needs: the bar reached, the engine's
-positions, working orders and counters, the kill-switch state and the day's starting equity. Positions and
-orders are stored as plain JSON (dates as ISO strings, enums as their codes).
+positions, working orders and counters, the kill-switch state, the day's starting equity and `journal_seq`, the
+sequence number of the journal's last event when it was written. A process killed between the two writes leaves
+journal events past `journal_seq` (the tail of an interrupted bar); the restart settles them (session.py) and
+a `rollback` event lists the ones it voids, which readers then skip. Positions and orders are stored as plain
+JSON (dates as ISO strings, enums as their codes).
 """
 from __future__ import annotations
 
@@ -23,22 +26,35 @@ STATE_VERSION = 1
 
 
 class Journal:
-    """journal.jsonl of one session: one JSON object per line, each with `event`, `at` (wall time, UTC)."""
+    """journal.jsonl of one session: one JSON object per line, each with `event`, `at` (wall time, UTC) and
+    `seq` (1, 2, ... in the order written; events of journals written before it have none)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.listeners: list[Callable[[dict[str, Any]], None]] = []  # hear each event once it is written
+        self.seq = max((int(e.get("seq") or 0) for e in read_jsonl(path)), default=0)
 
     def __call__(self, event: str, **data: Any) -> None:
         """Append one event, then pass it to the listeners."""
-        record = {"event": event, "at": pd.Timestamp.now(tz="UTC").isoformat(), **data}
+        self.seq += 1
+        record = {"event": event, "at": pd.Timestamp.now(tz="UTC").isoformat(), "seq": self.seq, **data}
         append_jsonl(self.path, record)
         for listener in self.listeners:
             listener(record)
 
+    def all_events(self) -> list[dict[str, Any]]:
+        """Every event written, voided ones included (an order id journaled once is used for good)."""
+        return read_jsonl(self.path)
+
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Every event (or those of one kind), oldest first."""
-        return [e for e in read_jsonl(self.path) if kind is None or e.get("event") == kind]
+        """Every event that stands (or those of one kind), oldest first: the ones a rollback voided are left out."""
+        every = self.all_events()
+        void = {int(s) for e in every if e.get("event") == "rollback" for s in e.get("voided", ())}
+        return [e for e in every if (kind is None or e.get("event") == kind) and e.get("seq") not in void]
+
+    def tail(self, after_seq: int) -> list[dict[str, Any]]:
+        """The standing events written after sequence number `after_seq` (those state.json does not cover)."""
+        return [e for e in self.events() if int(e.get("seq") or 0) > after_seq]
 
 
 # ------------------------------------------------------------------------------------------ positions
@@ -125,9 +141,20 @@ def trade_to_json(t: Trade) -> dict[str, Any]:
     return rec
 
 
+def trade_key(trade: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies one position's round trip in the journal: the contract, size, entry time and price (the
+    engine opens at most one position a bar). A close the broker reports again after a restart has the same key."""
+    return (trade.get("symbol"), trade.get("entry_time"), trade.get("contracts"), trade.get("entry_price"))
+
+
 def trades_from_journal(events: list[dict[str, Any]]) -> pd.DataFrame:
-    """The session's closed trades (journal `trade` events) as a trades frame, numbered in order."""
-    rows = [{k: e["trade"].get(k) for k in TRADE_COLUMNS} for e in events if e.get("event") == "trade"]
+    """The session's closed trades (journal `trade` events, each position's first) as a trades frame, numbered
+    in order."""
+    first: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for e in events:
+        if e.get("event") == "trade":
+            first.setdefault(trade_key(e["trade"]), e["trade"])
+    rows = [{k: t.get(k) for k in TRADE_COLUMNS} for t in first.values()]
     if not rows:
         return pd.DataFrame(columns=TRADE_COLUMNS)
     frame = pd.DataFrame(rows, columns=TRADE_COLUMNS)

@@ -35,8 +35,10 @@ class ReporterError(GaussianError):
 
 def trade_report(trade: dict[str, Any], session: str) -> dict[str, Any]:
     """A closed trade (a journal record) as the Data Manager's trade body; its client id is a digest of the
-    session and the trade, so reporting the same trade again is recognised."""
-    digest = hashlib.sha256(json.dumps(trade, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    session and the trade, so reporting the same trade again is recognised (its trade_id, a count of the trades
+    one process closed, is left out: a restart that redoes a bar closes the same trade under another count)."""
+    same = {k: v for k, v in trade.items() if k != "trade_id"}
+    digest = hashlib.sha256(json.dumps(same, sort_keys=True, default=str).encode()).hexdigest()[:20]
     action = "BUY_CALL" if str(trade.get("right")) == "C" else "BUY_PUT"
     extra = {k: trade.get(k) for k in ("entry_time", "exit_price", "exit_reason", "fees", "hold_minutes",
                                        "strategy", "pnl_pct") if trade.get(k) is not None}

@@ -6,7 +6,12 @@ marks and runs the exit layers (`Engine.prepare`), the daily-loss switch is chec
 behind the other kill switches (`Engine.decide`). Orders go through the venue's broker (TradierBroker, or the
 SimBroker filling on Tradier quotes). Every decision, order, fill, trade and kill-switch event goes to
 journal.jsonl; state.json is rewritten atomically after every bar, so a restart resumes the session and
-reconciles it with the broker, which is the truth for what is held. At the end the session directory holds
+reconciles it with the broker, which is the truth for what is held. A process killed after a bar's first journal
+line but before its state.json leaves a journal tail the saved state does not cover; the restart redoes that bar
+and settles the tail first (`settle_tail`): with the SimBroker nothing left the process, so the tail is voided
+and the bar redone exactly; with a real broker its orders went out, so they are taken over as working orders
+(never sent again) and a latched kill switch stays latched, while a close the broker reports again is one trade
+(`trades_from_journal` keeps each position's first). Order ids, hence tags, are never reused, voided or not. At the end the session directory holds
 trades.parquet, equity.parquet and metrics.json (split "paper") and the analysis of them (ANALYSIS.md).
 """
 from __future__ import annotations
@@ -52,6 +57,11 @@ from trader.options import parse_occ
 from trader.strategies.base import Strategy
 
 log = logging.getLogger("gaussian.paper")
+
+# journal events a restart writes itself (not part of an interrupted bar), and the kill switches that latch
+_RESTART_EVENTS = frozenset({"session", "resume", "resume_fresh_account", "reconcile", "rollback", "rollforward",
+                             "analysis_failed"})
+_LATCHED = frozenset({"max_daily_loss", "max_orders_per_minute"})
 
 
 @contextmanager
@@ -122,8 +132,14 @@ class PaperSession:
         self.strategy = GuardedStrategy(strategy, self.kills, self.journal)
         self.engine = Engine(feed, self.broker, self.strategy, self.cfg, series=self.arrays.series,
                              exit_model=self.exit_model)
+        self.broker.meta_of = lambda order_id: (self.engine.working_order(order_id) or (None, {}))[1]
         self.last_bar = feed.first_session_bar - 1
         self.last_row: dict[str, Any] = {}
+        self.reconcile_due = False  # set by a resume: take the broker's fills and reconcile at the next bar
+        # orders sent in a bar killed before its state was saved, taken over from the journal: the broker polls
+        # them from the point of the redone bar where they were sent (after its exits), as it would have
+        self.tail_orders: set[int] = set()
+        self.taken_over: list[tuple[Any, int | None]] = []
         self.bar_seconds: list[float] = []
 
     # ------------------------------------------------------------------------------------------ state
@@ -141,6 +157,7 @@ class PaperSession:
             "day_start_equity": self.kills.day_start_equity,
             "order_times": [t.isoformat() for t in self.kills.order_times[-500:]],
             "sim_cash": self.inner.cash() if isinstance(self.inner, SimBroker) else None,
+            "journal_seq": self.journal.seq,
         }
 
     def save(self) -> None:
@@ -149,7 +166,7 @@ class PaperSession:
 
     def resume(self) -> int | None:
         """Load state.json, catch the feed up, reconcile with the broker; the next bar to process (None: fresh)."""
-        doc = load_state(self.dir / "state.json")
+        doc = load_state(self.dir / "state.json") or self._state_before_first_bar()
         if doc is None:
             return None
         last = int(doc["bar"])
@@ -160,9 +177,12 @@ class PaperSession:
         self.kills.order_times = [pd.Timestamp(t) for t in doc.get("order_times", [])]
         positions = [position_from_json(p) for p in doc["positions"]]
         working = [order_from_json(w) for w in doc["working"]]
+        last_entry = int(doc["last_entry_bar"])
+        if doc.get("journal_seq") is not None:
+            last_entry = self.settle_tail(int(doc["journal_seq"]), last, positions, working, last_entry)
         self.engine.restore(positions, [(o, m) for o, m, _ in working], int(doc["next_order"]),
-                            int(doc["next_position"]), int(doc["last_entry_bar"]))
-        if self.venue.fresh_account:
+                            int(doc["next_position"]), last_entry)
+        if self.venue.fresh_account and isinstance(self.inner, TradierBroker):
             self.journal("resume_fresh_account", bar=last + 1, positions=len(positions), working=len(working),
                          note=f"the {self.venue.name} venue's local server started a fresh account: the saved "
                               "positions and working orders are not at its broker; the session goes on with it")
@@ -178,21 +198,85 @@ class PaperSession:
                 self.engine.restore(positions, [(o, m) for o, m, _ in kept], book["next_order"],
                                     book["next_position"], book["last_entry_bar"])
             for order, _, tid in kept:
-                self.inner.adopt(order, tid)
+                if order.order_id in self.tail_orders:
+                    self.taken_over.append((order, tid))
+                else:
+                    self.inner.adopt(order, tid)
             self._skip_used_order_ids()
         else:
             self.inner._cash = float(doc["sim_cash"])
-            for order, _, _ in working:
-                self.inner.submit(order, last)
+            for order, _, _ in working:  # each fills when it would have, latency bars after its own bar
+                self.inner.submit(order, self._bar_of(order.submitted_at, last))
+            self._skip_used_order_ids()
         self.catch_up(last + 1)
         self.last_bar = last
         self.feed.clock.advance_to(last)
-        self.engine.take_fills(last)
-        if isinstance(self.inner, TradierBroker):
-            self.reconcile(last)
+        # a real broker's fills since the last save are taken at the next bar, as they would have been, and
+        # then the positions are reconciled with the broker's (before any exit could act on a stale one)
+        self.reconcile_due = isinstance(self.inner, TradierBroker)
         self.journal("resume", bar=last + 1, positions=len(self.engine.positions),
                      working=len(self.engine.bookkeeping()["working"]), stopped=self.kills.stopped)
         return last + 1
+
+    def _state_before_first_bar(self) -> dict[str, Any] | None:
+        """The state of a session killed before its first state.json but after journaling part of its first
+        bar (orders may have gone out), so that the tail is settled like any other; None when there is nothing."""
+        if not [e for e in self.journal.events() if e.get("event") not in _RESTART_EVENTS]:
+            return None
+        start = max(self.feed.first_session_bar, self.venue.first_live_bar() or 0)
+        book = self.engine.bookkeeping()
+        return {"bar": start - 1, "positions": [], "working": [], "next_order": book["next_order"],
+                "next_position": book["next_position"], "last_entry_bar": book["last_entry_bar"], "stopped": None,
+                "day_start_equity": None, "order_times": [], "sim_cash": self.inner.cash()
+                if isinstance(self.inner, SimBroker) else None, "journal_seq": 0}
+
+    def settle_tail(self, committed: int, last: int, positions: list[Position],
+                    working: list[tuple[Any, dict[str, Any], int | None]], last_entry: int) -> int:
+        """Settle the journal events past state.json's `journal_seq` (a bar killed before its state was saved),
+        before bar `last + 1` is redone; returns the last entry bar to restore. `positions` and `working` (the
+        saved ones) are updated in place.
+
+        SimBroker: its fills, cash and orders lived in this process only, so the tail is voided (one `rollback`
+        event lists it) and the redone bar writes it again. A real broker: the tail's orders went out, so each
+        is taken over as a working order (its fate comes with the next poll, by Tradier id or tag) rather than
+        decided and sent again, a close marks its position closing, an entry counts for the cooldown, and a
+        latched kill switch tripped in the tail stays tripped."""
+        tail = [e for e in self.journal.tail(committed) if e.get("event") not in _RESTART_EVENTS]
+        if not tail:
+            return last_entry
+        if isinstance(self.inner, SimBroker):
+            self.journal("rollback", bar=last + 1, voided=[e["seq"] for e in tail],
+                         note="the SimBroker's bar interrupted before state.json was saved is redone; its "
+                              "journal lines are void")
+            return last_entry
+        known = {o.order_id for o, _, _ in working}
+        placed = {e.get("order_id"): e.get("tradier_id") for e in tail if e.get("event") == "order"}
+        taken: list[int] = []
+        for e in tail:
+            if e.get("event") == "kill_switch" and e.get("switch") in _LATCHED:
+                self.kills.stopped = self.kills.stopped or e.get("reason")
+            if e.get("event") != "submit" or "order" not in e or e.get("order_id") in known:
+                continue
+            order, meta, _ = order_from_json(e["order"])
+            working.append((order, meta, placed.get(order.order_id)))
+            known.add(order.order_id)
+            taken.append(order.order_id)
+            self.tail_orders.add(order.order_id)
+            if order.side is Side.BUY_TO_OPEN:
+                last_entry = max(last_entry, int(e.get("bar", last_entry)))
+            for pos in positions:
+                if pos.position_id == meta.get("position_id"):
+                    pos.closing = True
+        self.journal("rollforward", bar=last + 1, orders=taken, stopped=self.kills.stopped,
+                     note="orders sent in the bar interrupted before state.json was saved are taken over, not "
+                          "sent again")
+        return last_entry
+
+    def _bar_of(self, when: Any, default: int) -> int:
+        """The bar that starts at `when` (an order's submission time), or `default`."""
+        stamps = self.feed.timestamps
+        k = int(stamps.searchsorted(pd.Timestamp(when)))
+        return k if k < len(stamps) and stamps[k] == pd.Timestamp(when) else default
 
     def _known_at_broker(self, order: Any, tradier_id: int | None, bar: int) -> bool:
         """Whether a working order saved in state.json is at the broker (an order of unknown fate is looked up
@@ -212,7 +296,8 @@ class PaperSession:
     def _skip_used_order_ids(self) -> None:
         """Never reuse an order id (hence a tag): not one the broker has seen, nor one journaled as submitted
         (the journal line is written before the order goes out, so it never lags the way state.json can)."""
-        used = [int(e["order_id"]) for e in self.journal.events("submit") if isinstance(e.get("order_id"), int)]
+        used = [int(e["order_id"]) for e in self.journal.all_events()
+                if e.get("event") == "submit" and isinstance(e.get("order_id"), int)]
         if isinstance(self.inner, TradierBroker):
             prefix = f"{self.inner.prefix}-o"
             used += [int(o.tag[len(prefix):]) for o in self.venue.client.orders(include_tags=True)
@@ -221,6 +306,15 @@ class PaperSession:
             book = self.engine.bookkeeping()
             self.engine.restore(list(self.engine.positions.values()), book["working"],
                                 max(book["next_order"], max(used) + 1), book["next_position"], book["last_entry_bar"])
+
+    def _filled(self, order: Any, tradier_id: int | None) -> int:
+        """Contracts of our order filled at the broker so far (0 when it cannot be found)."""
+        try:
+            found = (self.venue.client.order(int(tradier_id)) if tradier_id is not None
+                     else self.venue.client.find_order_by_tag(self.inner.tag_of(order.order_id)))
+        except TradierError:
+            return 0
+        return round(found.exec_quantity or 0) if found is not None else 0
 
     def reconcile(self, i: int) -> None:
         """Make the engine's positions match the broker's (the broker is the truth); journal every difference."""
@@ -237,6 +331,10 @@ class PaperSession:
                 continue
             held[p.symbol] = round(p.quantity)
             cost[p.symbol] = float(p.cost_basis or 0.0)
+        for order, tid in self.taken_over:  # not polled yet: what is held as the engine sees it, before them
+            done = self._filled(order, tid)
+            held[order.symbol] = held.get(order.symbol, 0) + (-done if order.side is Side.BUY_TO_OPEN else done)
+        held = {k: v for k, v in held.items() if v > 0}
         by_symbol: dict[str, list[Position]] = {}
         for pos in self.engine.positions.values():
             by_symbol.setdefault(pos.symbol, []).append(pos)
@@ -303,6 +401,11 @@ class PaperSession:
         """Process bar i (already received): arrays, fills, exits, kill switches, decision, journal, state."""
         if hasattr(self.inner, "refresh"):
             self.inner.refresh()
+        if self.reconcile_due:
+            self.reconcile_due = False
+            self.feed.clock.advance_to(i)
+            self.engine.take_fills(i)
+            self.reconcile(i)
         if not self.arrays.primed:
             self.arrays.prime(i)
         self.arrays.update(i)
@@ -312,6 +415,9 @@ class PaperSession:
         if self.kills.day_start_equity is None:
             self.kills.day_start_equity = self.broker.cash() + self.engine.open_value()
         self.engine.prepare(i)
+        for order, tid in self.taken_over:
+            self.inner.adopt(order, tid)
+        self.taken_over = []
         if self.kills.check_loss(i, self.broker.cash() + self.engine.open_value()):
             self.engine.close_all(i, ExitReason.KILL_SWITCH)
         before = len(self.engine.decisions)
@@ -376,8 +482,8 @@ class PaperSession:
         doc = {"run_id": self.dir.name, "promoted_run": self.run_id, "split": "paper", "venue": self.venue.name,
                "complete": complete, "window": window, "metrics": metrics,
                "baselines": {"buy_and_hold": {}, "random_entry": {}}, "stopped": self.kills.stopped,
-               "decisions": len(decisions), "orders": sum(1 for e in events if e.get("event") == "submit"),
-               "rejected_orders": sum(1 for e in events if e.get("event") == "reject"),
+               "decisions": len(decisions), "orders": len({e.get("order_id") for e in events if e.get("event") == "submit"}),
+               "rejected_orders": len({e.get("order_id") for e in events if e.get("event") == "reject"}),
                "kill_switch_events": [e for e in events if e.get("event") == "kill_switch"],
                "loop_seconds_per_bar": (sum(self.bar_seconds) / len(self.bar_seconds)) if self.bar_seconds else None}
         write_json(self.dir / "metrics.json", doc)

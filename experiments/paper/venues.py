@@ -279,12 +279,15 @@ def wall_venue(kind: str, spec: ExperimentSpec, client: TradierClient, columns: 
 # ------------------------------------------------------------------------------------------- composing
 def open_session(pipe: PaperPipeline, venue_name: str, home: Path, limits: PaperLimits, *,
                  day: dt.date | None = None, market: Market | None = None, session: str | None = None,
-                 arrays_mode: str = "stream", history_sessions: int = 5) -> tuple[PaperSession, Venue]:
+                 arrays_mode: str = "stream", history_sessions: int = 5,
+                 broker: str | None = None) -> tuple[PaperSession, Venue]:
     """A paper session of the pipeline at a venue (replay, sandbox, sim-on-tradier or live), under
-    <home>/paper/<session>/ (default name: <venue>-<day>)."""
+    <home>/paper/<session>/ (default name: <venue>-<day>); `broker` "sim" makes the replay venue fill with
+    the SimBroker."""
     spec = pipe.spec
     if venue_name == "replay":
-        venue, feed, _ = replay_venue(market if market is not None else pipe.market, spec, day)
+        venue, feed, _ = replay_venue(market if market is not None else pipe.market, spec, day,
+                                      broker=broker or "tradier")
     elif venue_name in ("sandbox", "sim-on-tradier", "live"):
         client = env_client(live=venue_name == "live")
         columns = [c for c in EXTRA_COLUMNS if c in pipe.market.bars.columns]

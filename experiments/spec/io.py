@@ -232,10 +232,20 @@ def example_yaml() -> str:
 
 
 def check_data_inputs(spec: ExperimentSpec, where: str = "spec") -> None:
-    """Refuse now, not at run time, a spec whose data files (source=file) do not exist."""
+    """Refuse now, not at run time, a spec whose data files (source=file) do not exist or do not read as bars or
+    option snapshots (a cheap sample through the run's own loader checks: trader.market.files.check_data_file)."""
+    from trader.errors import DataError
+    from trader.market.files import check_data_file
+
     d = spec.data
     if d.source != "file":
         return
-    for name, value in (("data.path", d.path), ("data.options_path", d.options_path)):
-        if value and not Path(value).expanduser().is_file():
+    for name, value, kind in (("data.path", d.path, "bars"), ("data.options_path", d.options_path, "options")):
+        if not value:
+            continue
+        if not Path(value).expanduser().is_file():
             raise SpecError(f"{where}: {name} {value!r} is not a file (data.source is 'file')")
+        try:
+            check_data_file(Path(value).expanduser(), kind, tz=d.timezone, underlying=spec.trading.symbol)
+        except DataError as exc:
+            raise SpecError(f"{where}: {name}: {exc}") from None

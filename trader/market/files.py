@@ -90,6 +90,76 @@ def load_options_file(path: str | Path, tz: str | None = None, underlying: str =
     return validate_options(frame, source=str(path), tz=tz, underlying=underlying, first_row=first_row)
 
 
+SAMPLE_ROWS = 200
+TAIL_BYTES = 1 << 16  # the end of a text file read back: a file cut short shows its torn last line there
+
+
+def check_data_file(path: str | Path, kind: str = "bars", tz: str | None = None, underlying: str = "SPY") -> None:
+    """Check a bars or option snapshot file cheaply with the loaders' own validation (DataError naming the file and
+    what is wrong): a small file whole; a large CSV its header with its first rows and its last lines (a file
+    cut short tears its last line); a Parquet file its metadata (a cut one has none) and its first row group."""
+    p = Path(path)
+    load = load_bars_file if kind == "bars" else (lambda f, tz: load_options_file(f, tz=tz, underlying=underlying))
+    if not p.is_file():
+        raise DataError(f"{p}: no such file.")
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(p)
+            first = pf.read_row_group(0).to_pandas() if pf.num_row_groups else pd.DataFrame()
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise DataError(f"{p}: cannot read Parquet ({exc}).") from exc
+        _check_sample(first, str(p), kind, tz, underlying, 1)
+    elif suffix in (".csv", ".txt") and p.stat().st_size > 2 * TAIL_BYTES:
+        try:
+            head = pd.read_csv(p, dtype=str, skipinitialspace=True, comment="#", nrows=SAMPLE_ROWS)
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise DataError(f"{p}: malformed CSV ({str(exc).strip()}).") from exc
+        _check_sample(head, str(p), kind, tz, underlying, 2)
+        tail, first_line = _csv_tail(p, head.columns)
+        _check_sample(tail, str(p), kind, tz, underlying, first_line)
+    else:
+        load(p, tz)
+
+
+def _csv_tail(p: Path, columns: pd.Index) -> tuple[pd.DataFrame, int]:
+    """The whole lines in the last TAIL_BYTES of a CSV under its header, and the file line of the first of them."""
+    import io
+
+    size = p.stat().st_size
+    with open(p, "rb") as fh:
+        fh.seek(size - TAIL_BYTES)
+        raw = fh.read()
+    cut = raw.index(b"\n") + 1 if b"\n" in raw else len(raw)
+    before = 0
+    with open(p, "rb") as fh:  # the line number of the tail's first line, for the error message
+        left = size - TAIL_BYTES + cut
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 20))
+            before += chunk.count(b"\n")
+            left -= len(chunk)
+    try:
+        text = raw[cut:].decode("utf-8")
+        frame = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True, comment="#", header=None,
+                            names=list(columns))
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: malformed CSV near its end ({str(exc).strip()}).") from exc
+    return frame, before + 1
+
+
+def _check_sample(frame: pd.DataFrame, source: str, kind: str, tz: str | None, underlying: str,
+                  first_row: int) -> None:
+    if kind == "bars":
+        if isinstance(frame.index, pd.DatetimeIndex):
+            frame = frame.reset_index(names=frame.index.name or "timestamp")
+        validate_bars(_daily_at_open(frame, source, tz, first_row), source=source, tz=tz, first_row=first_row)
+    else:
+        validate_options(frame, source=source, tz=tz, underlying=underlying, first_row=first_row)
+
+
 class SnapshotQuoter:
     """Quotes from recorded snapshots: at bar i, the latest snapshot taken at or before the bar's timestamp.
 
