@@ -32,12 +32,37 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line under a cross-process lock, fsynced."""
+    """Append one JSON line under a cross-process lock, fsynced.
+
+    A torn last line (a writer that died inside its write, before the newline) was never acknowledged: it is
+    cut off first, so the new line never fuses with it into one unreadable line in the middle of the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock", timeout=60), open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+    with FileLock(str(path) + ".lock", timeout=60), open(path, "a+b") as fh:
+        _cut_torn_tail(fh)
+        fh.write((json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8"))
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _cut_torn_tail(fh: Any) -> None:
+    """Truncate an open binary file after its last newline (nothing to do when it ends with one, or is empty)."""
+    end = fh.seek(0, os.SEEK_END)
+    if end == 0:
+        return
+    fh.seek(end - 1)
+    if fh.read(1) == b"\n":
+        return
+    pos, block = end, 4096
+    while pos > 0:
+        start = max(0, pos - block)
+        fh.seek(start)
+        chunk = fh.read(pos - start)
+        i = chunk.rfind(b"\n")
+        if i >= 0:
+            fh.truncate(start + i + 1)
+            return
+        pos = start
+    fh.truncate(0)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
