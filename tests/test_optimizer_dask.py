@@ -253,6 +253,10 @@ def test_scheduler_results_equal_the_local_path_byte_for_byte(dask_cluster: dict
         ra, rb = (homes[k] / "runs" / q[k].get(i).result.run_id for k, i in (("local", a), ("dask", b)))
         assert _metrics_bytes(ra) == _metrics_bytes(rb), a
         assert (ra / "trades.parquet").read_bytes() and (rb / "equity.parquet").exists()
+    # three runs on two workers: a worker runs two, and the second loads the exit model its first fitted
+    hits = [json.loads((homes["dask"] / "runs" / q["dask"].get(i).result.run_id / "models" / "cache.json")
+                       .read_text())["exit_model"]["hit"] for i in ids["dask"]]
+    assert any(hits), "each worker keeps its fitted models between tasks, as the local path's home does"
     keep = ("spec_hash", "status", "metrics")
     assert [{k: e.get(k) for k in keep} for e in _ledger(homes["local"])] == \
            [{k: e.get(k) for k in keep} for e in _ledger(homes["dask"])]

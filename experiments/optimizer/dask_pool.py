@@ -5,8 +5,8 @@ scatters a spec's user files once, submits experiments as tasks (experiments.run
 keeps, from the tasks' events, which worker runs what since when. Its LocalCluster's workers are not daemonic
 (`distributed.worker.daemon: False`, held while the pool is open, so a worker the nanny restarts gets it too),
 so each hosts a warm fork server (experiments.runs.warm_worker, registered on every worker, also a cluster's);
-a cluster's daemonic workers run their experiments cold, and the coordinator says so once per worker. Dask is imported only here and only when a
-pool is opened, so `gaussian --help` and `gaussian status` never import it.
+a cluster's daemonic workers run their experiments cold, and the coordinator says so once per worker. Dask is
+imported only here and only when a pool is opened, so `gaussian --help` and `gaussian status` never import it.
 """
 from __future__ import annotations
 
