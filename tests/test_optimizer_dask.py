@@ -4,10 +4,13 @@ also when a worker or the coordinator is killed with SIGKILL mid-experiment; met
 byte as on the local path.
 
 The experiments are tiny (10 synthetic sessions, momentum entries, 300 bars); a "slowpoke" idea sleeps at its
-first evaluation step (the child's documented GAUSSIAN_TEST_FAULT hook) so a kill lands mid-experiment.
+first evaluation step (the child's documented GAUSSIAN_TEST_FAULT hook) so a kill lands mid-experiment. Workers
+that are not daemonic (the LocalCluster's, and `dask worker` started with DAEMON_ENV) fork their experiments warm
+from a fork server of their own, which dies with them; a daemonic worker runs them cold, and the coordinator says so.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ import pytest
 
 from experiments.home import set_home
 from experiments.ideas.queue import IdeaQueue
-from experiments.optimizer.dask_pool import PoolError, check_workers, probe_scheduler
+from experiments.optimizer.dask_pool import DAEMON_ENV, PoolError, check_workers, probe_scheduler
 from experiments.optimizer.loop import OptimizerConfig, run_optimizer
 from experiments.optimizer.status import collect_status
 from experiments.runs.attempts import attempt_dirs, is_abandoned
@@ -82,6 +86,11 @@ def _worker_running(home: Path, idea_id: str) -> dict[str, Any] | None:
     return None
 
 
+def _worker_logs(home: Path) -> str:
+    """Every runs/_workers/IDEA.log the coordinator wrote from its tasks' results."""
+    return "".join(p.read_text() for p in sorted((home / "runs" / "_workers").glob("*.log")))
+
+
 def _gone(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -107,12 +116,14 @@ def local_cluster_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
         opt.start()
         row = wait_for(lambda: _worker_running(home, ids[0]), 90, "the slowpoke experiment to start on a worker")
         status_seen, shown = read_status(home), collect_status()
+        server = psutil.Process(int(row["child_pid"])).ppid()  # the process the experiment was forked from
+        server_parent = psutil.Process(server).ppid()
         time.sleep(1.0)  # inside its slow first evaluation step
         os.kill(int(row["pid"]), signal.SIGKILL)
         opt.join(180)
         assert not opt.is_alive(), "the optimizer did not finish"
-        yield {"home": home, "ids": ids, "killed": row, "status": status_seen, "shown": shown, **out,
-               "ideas": {i: q.get(i) for i in ids}}
+        yield {"home": home, "ids": ids, "killed": row, "server": (server, server_parent), "status": status_seen,
+               "shown": shown, **out, "ideas": {i: q.get(i) for i in ids}}
     finally:
         mp.undo()
         set_home(None)
@@ -124,6 +135,7 @@ def test_local_cluster_runs_four_ideas_exactly_once(local_cluster_run: dict[str,
     _assert_exactly_once(run["home"], run["ids"])
     assert sorted(r["status"] for r in run["results"]) == ["done"] * 4
     assert len({r["worker"] for r in run["results"]}) >= 2, "both worker processes ran experiments"
+    assert [r["warm"] for r in run["results"]] == [True] * 4, "every experiment was forked warm"
     workers = run["status"]["workers"]
     assert len(workers) == 2 and all(w["address"].startswith("tcp://127.0.0.1:") for w in workers)
 
@@ -152,6 +164,14 @@ def test_a_worker_killed_mid_experiment_reruns_its_idea_once(local_cluster_run: 
     assert all(r["worker"] != run["killed"]["address"] for r in run["results"] if r["idea_id"] == slow.id)
 
 
+@pytest.mark.slow
+def test_a_killed_worker_leaves_no_warm_server_or_experiment_behind(local_cluster_run: dict[str, Any]) -> None:
+    run = local_cluster_run
+    worker, child, (server, parent) = int(run["killed"]["pid"]), int(run["killed"]["child_pid"]), run["server"]
+    assert server != worker and parent == worker, "the experiment was forked from a server inside the worker"
+    wait_for(lambda: _gone(child) and _gone(server), 30, "the killed worker's fork server and experiment to stop")
+
+
 # ----- a real `dask scheduler` and two `dask worker` processes ----------------------------------------------
 
 
@@ -161,27 +181,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    base = tmp_path_factory.mktemp("dask-cluster")
+@contextlib.contextmanager
+def _cluster(base: Path, workers: int, worker_env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """A `dask scheduler` and `workers` `dask worker` subprocesses on 127.0.0.1, stopped on exit."""
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).parent / "dask")
-    env = _env("slowpoke:slow")
     procs = []
-    log = open(base / "cluster.log", "ab")  # noqa: SIM115 - closed at teardown
+    log = open(base / "cluster.log", "ab")  # noqa: SIM115 - closed at exit
     try:
         procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                       "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=base))
-        for n in range(2):
+                                       "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=base))
+        for n in range(workers):
             procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
                                            "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{n}",
                                            "--local-directory", str(base / f"w{n}")],
-                                          stdout=log, stderr=subprocess.STDOUT, env=env, cwd=base))
+                                          stdout=log, stderr=subprocess.STDOUT, env=worker_env, cwd=base))
         from distributed import Client
 
         with Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=90)
+            client.wait_for_workers(workers, timeout=90)
         yield {"address": address, "log": base / "cluster.log"}
     finally:
         for p in reversed(procs):
@@ -192,6 +211,14 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 p.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Two workers started as the README says, so that they fork their experiments warm."""
+    name, _, value = DAEMON_ENV.partition("=")
+    with _cluster(tmp_path_factory.mktemp("dask-cluster"), 2, {**_env("slowpoke:slow"), name: value}) as cluster:
+        yield cluster
 
 
 def _metrics_bytes(run_dir: Path) -> bytes:
@@ -218,6 +245,7 @@ def test_scheduler_results_equal_the_local_path_byte_for_byte(dask_cluster: dict
                          text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "3 done" in out.stdout
+    assert _worker_logs(homes["dask"]).count("forked warm") == 3 and "started cold" not in _worker_logs(homes["dask"])
     for k, home in homes.items():
         _assert_exactly_once(home, ids[k])
     q = {k: IdeaQueue(h / "queue" / "ideas.json") for k, h in homes.items()}
@@ -225,6 +253,10 @@ def test_scheduler_results_equal_the_local_path_byte_for_byte(dask_cluster: dict
         ra, rb = (homes[k] / "runs" / q[k].get(i).result.run_id for k, i in (("local", a), ("dask", b)))
         assert _metrics_bytes(ra) == _metrics_bytes(rb), a
         assert (ra / "trades.parquet").read_bytes() and (rb / "equity.parquet").exists()
+    # three runs on two workers: a worker runs two, and the second loads the exit model its first fitted
+    hits = [json.loads((homes["dask"] / "runs" / q["dask"].get(i).result.run_id / "models" / "cache.json")
+                       .read_text())["exit_model"]["hit"] for i in ids["dask"]]
+    assert any(hits), "each worker keeps its fitted models between tasks, as the local path's home does"
     keep = ("spec_hash", "status", "metrics")
     assert [{k: e.get(k) for k in keep} for e in _ledger(homes["local"])] == \
            [{k: e.get(k) for k in keep} for e in _ledger(homes["dask"])]
@@ -262,6 +294,25 @@ def test_a_killed_coordinator_leaves_nothing_running_and_the_next_one_reruns(das
         assert q.get(idea_id).attempts == 2
     finally:
         set_home(None)
+
+
+@pytest.mark.slow
+def test_a_daemonic_worker_runs_its_experiments_cold_and_the_coordinator_says_how_to_warm_it(
+        tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    set_home(home)
+    try:
+        idea_id = add_idea(IdeaQueue.from_home(), "plain", 12)
+    finally:
+        set_home(None)
+    with _cluster(tmp_path, 1, _env()) as cluster:  # Dask's default: a daemonic worker process
+        out = subprocess.run(gaussian(home, "optimize", "--once", "--scheduler", cluster["address"], *CLI_FAST),
+                             env=_env(), cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    _assert_exactly_once(home, [idea_id])
+    assert "started cold" in _worker_logs(home)
+    said = " ".join((out.stdout + out.stderr).split())  # the console wraps long lines
+    assert "is a daemonic process, so each experiment starts cold" in said and DAEMON_ENV in said, said
 
 
 # ----- bad input ------------------------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 `DaskPool` starts a `LocalCluster` (worker processes, one thread each) or connects to an existing scheduler,
 scatters a spec's user files once, submits experiments as tasks (experiments.runs.remote_task.run_task) and
-keeps, from the tasks' events, which worker runs what since when. Dask is imported only here and only when a
-pool is opened, so `gaussian --help` and `gaussian status` never import it.
+keeps, from the tasks' events, which worker runs what since when. Its LocalCluster's workers are not daemonic
+(`distributed.worker.daemon: False`, held while the pool is open, so a worker the nanny restarts gets it too),
+so each hosts a warm fork server (experiments.runs.warm_worker, registered on every worker, also a cluster's);
+a cluster's daemonic workers run their experiments cold, and the coordinator says so once per worker. Dask is
+imported only here and only when a pool is opened, so `gaussian --help` and `gaussian status` never import it.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ from trader.errors import GaussianError
 
 log = logging.getLogger("gaussian.optimizer")
 CONNECT_TIMEOUT_S = 10.0
+DAEMON_ENV = "DASK_DISTRIBUTED__WORKER__DAEMON=False"
+"""How a `dask worker` is started so its worker processes may fork experiments warm."""
 
 
 class PoolError(GaussianError):
@@ -84,8 +89,10 @@ class Placement:
 class DaskPool:
     """A Dask client on a LocalCluster (`workers` processes) or on the scheduler at `scheduler`."""
 
-    def __init__(self, workers: int | None, scheduler: str | None, max_attempts: int = 3) -> None:
+    def __init__(self, workers: int | None, scheduler: str | None, max_attempts: int = 3,
+                 warm_start: bool = True) -> None:
         self.workers = workers
+        self.warm_start = warm_start
         self.scheduler = scheduler
         self.max_attempts = max_attempts
         self.client: Any = None
@@ -94,6 +101,8 @@ class DaskPool:
         self._placements: dict[str, Placement] = {}
         self._reruns: list[tuple[str, str, str]] = []  # (token, worker that died, worker now running it)
         self._scattered: dict[str, Any] = {}
+        self._config: Any = None  # the dask.config.set held while a LocalCluster is open
+        self._cold: set[str] = set()  # workers reported to start their experiments cold
 
     # ----- lifetime ------------------------------------------------------------------------------------------
 
@@ -101,6 +110,8 @@ class DaskPool:
         """Start the LocalCluster or connect to the scheduler (one clear error when it cannot be reached)."""
         import dask
         from distributed import Client, LocalCluster
+
+        from experiments.runs.warm_worker import WarmStart
 
         if self.scheduler:
             probe_scheduler(self.scheduler)
@@ -112,12 +123,23 @@ class DaskPool:
         else:
             n = self.workers or 1
             # a worker process that dies takes its task with it; the scheduler runs it again elsewhere, and
-            # gives up (KilledWorker) once as many workers died on it as the idea has attempts
-            with dask.config.set({"distributed.scheduler.allowed-failures": max(self.max_attempts - 1, 0)}):
+            # gives up (KilledWorker) once as many workers died on it as the idea has attempts. Worker processes
+            # that are not daemonic may have the warm fork server; the nanny reads this when it (re)starts one.
+            self._config = dask.config.set({"distributed.scheduler.allowed-failures": max(self.max_attempts - 1, 0),
+                                            "distributed.worker.daemon": False})
+            try:
                 self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=0,
                                             host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
                 self.client = Client(self.cluster, set_as_default=False)
+            except BaseException:
+                self.close()
+                raise
         self.client.subscribe_topic(TOPIC, self._on_event)
+        try:
+            if self.warm_start:
+                self.client.register_plugin(WarmStart())
+        except Exception as exc:  # noqa: BLE001 - whatever a worker raised: it runs its experiments cold
+            log.warning("dask: the warm start could not be set up on every worker: %s", exc)
         log.info("dask: %s with %d worker thread(s)", self.describe(), self.worker_threads())
         return self
 
@@ -133,6 +155,9 @@ class DaskPool:
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
+        if self._config is not None:
+            self._config.__exit__(None, None, None)
+            self._config = None
 
     def describe(self) -> str:
         """One phrase naming the cluster."""
@@ -181,6 +206,7 @@ class DaskPool:
             if p is None:
                 return
             if msg.get("event") == "start":
+                self._say_cold(msg)
                 if p.starts and p.worker is not None:
                     self._reruns.append((msg["token"], p.worker, msg["worker"]))
                 p.starts += 1
@@ -191,6 +217,15 @@ class DaskPool:
                 p.child_pid = msg.get("child_pid")
             elif msg.get("event") == "end" and msg.get("worker") == p.worker:
                 p.worker, p.child_pid = None, None
+
+    def _say_cold(self, msg: dict[str, Any]) -> None:
+        """Warn once per worker that starts its experiments in a new Python though warm was asked (a daemonic
+        worker process)."""
+        worker = str(msg.get("worker"))
+        if self.warm_start and msg.get("warm") is False and worker not in self._cold:
+            self._cold.add(worker)
+            log.warning("dask: worker %s is a daemonic process, so each experiment starts cold (a new Python, "
+                        "seconds of imports); start its `dask worker` with %s", worker, DAEMON_ENV)
 
     def reruns(self) -> list[tuple[str, str, str]]:
         """Tasks started again since the last call: (token, the worker that died, the worker running it now)."""
@@ -228,7 +263,7 @@ class DaskPool:
         with self._lock:
             self._placements[token] = Placement(idea_id=idea_id)
         return self.client.submit(run_task, token, job, ledger_lines, inputs, timeout_s, memory_mb, 1,
-                                  key=f"gaussian-{token}", pure=False, retries=0)
+                                  self.warm_start, key=f"gaussian-{token}", pure=False, retries=0)
 
     def wait_any(self, futures: list[Any], timeout_s: float) -> None:
         """Return when one of `futures` finishes, or after `timeout_s` (at once when there are none)."""

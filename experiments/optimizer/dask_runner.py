@@ -51,7 +51,7 @@ class DaskRunner:
         cfg = opt.cfg
         check_workers(cfg.workers, cfg.memory_mb, cfg.scheduler)
         self.opt = opt
-        self.pool = DaskPool(cfg.workers, cfg.scheduler, cfg.max_attempts)
+        self.pool = DaskPool(cfg.workers, cfg.scheduler, cfg.max_attempts, cfg.warm_start)
         self.flights: dict[str, Flight] = {}
 
     def open(self) -> DaskRunner:
@@ -193,11 +193,13 @@ class DaskRunner:
         log_path = runs_dir() / "_workers" / f"{idea.id}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "a", encoding="utf-8") as fh:
-            fh.write(f"\n=== on {res.get('worker')} ({res.get('host')}) since {res.get('since')}\n{res.get('log')}")
+            start = "forked warm" if res.get("warm") else "started cold"
+            fh.write(f"\n=== on {res.get('worker')} ({res.get('host')}) since {res.get('since')}, {start}\n"
+                     f"{res.get('log')}")
         outcome = ChildOutcome(res["kind"], res.get("result"), res.get("returncode"), res.get("log_tail") or "",
                                float(res.get("seconds") or 0.0), float(res.get("peak_rss_mb") or 0.0), opt.limits)
         record = opt._record(idea, outcome, flight.heartbeat.lost.is_set(), flight.t0)
-        record["worker"] = res.get("worker")
+        record["worker"], record["warm"] = res.get("worker"), res.get("warm")
         opt.results.append(record)
         if outcome.ok and record["status"] == "done" and opt.cfg.auto_promote:
             record["promotion"] = opt._auto_promote(record["run_id"])

@@ -2,10 +2,14 @@
 
 The worker needs no shared filesystem and no queue. The coordinator sends the idea's job (spec, cycles, analyze),
 the ledger as it stands (so the deflated Sharpe counts the same trials wherever the run happens) and, for user
-files or cached datasets, their bytes; synthetic and real-daily markets are regenerated here, cached per worker.
+files or cached datasets, their bytes; synthetic and real-daily markets are regenerated here, cached per worker,
+and the fitted models (experiments.runs.model_cache) are cached per worker too, so an idea that changes nothing a
+model reads loads it as on the local path, instead of refitting it in every task's fresh scratch home.
 The experiment runs in the contained child process (time and memory limits as on the local path) with one
-core's worth of threads. The task stops its child when the coordinator no longer wants the result: the future
-was cancelled, or the client that asked for it went away (the scheduler then releases the task).
+core's worth of threads, forked warm from the worker's fork server (experiments.runs.warm_worker) where the
+worker may have children, else started cold (a new Python); the events and the result say which. The task
+stops its child when the coordinator no longer wants the result: the future was cancelled, or the client that
+asked for it went away (the scheduler then releases the task).
 
 Events on the Dask topic TOPIC ("start", "end") tell the coordinator which worker runs what since when; a second
 "start" for the same token means the first worker died and the scheduler ran the task again elsewhere.
@@ -22,25 +26,30 @@ from pathlib import Path
 from typing import Any
 
 from experiments.files import append_jsonl, read_jsonl
+from experiments.runs import warm
 from experiments.runs.containment import Limits, read_tail, run_contained
 
 TOPIC = "gaussian-experiments"
 INPUTS = "inputs"
 CACHE_DIR = "gaussian-market-cache"
+MODEL_CACHE_DIR = "gaussian-model-cache"
 CANCELLED_STATES = ("cancelled", "released", "forgotten")
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
 def _setup_home(home: Path, ledger_lines: list[dict[str, Any]], inputs: dict[str, bytes] | None,
-                cache: Path) -> dict[str, str]:
-    """Write the scratch home: the ledger, the data cache link and the scattered inputs; return the relocations."""
+                worker_dir: Path) -> dict[str, str]:
+    """Write the scratch home: the ledger, links to the worker's market and model caches, and the scattered inputs;
+    return the relocations."""
     runs = home / "runs"
     runs.mkdir(parents=True)
     with open(runs / "ledger.jsonl", "w", encoding="utf-8") as fh:
         fh.writelines(json.dumps(line, sort_keys=True, default=str) + "\n" for line in ledger_lines)
     (home / "data").mkdir()
-    cache.mkdir(parents=True, exist_ok=True)
-    (home / "data" / "_cache").symlink_to(cache, target_is_directory=True)
+    links = ((home / "data" / "_cache", worker_dir / CACHE_DIR), (home / "cache", worker_dir / MODEL_CACHE_DIR))
+    for link, cache in links:
+        cache.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(cache, target_is_directory=True)
     relocated: dict[str, str] = {}
     for rel, blob in (inputs or {}).items():
         if rel.startswith("file:"):  # "file:<n>:<original path>" -> inputs/<n>/<file name>
@@ -69,15 +78,18 @@ def _collect(runs: Path) -> tuple[str | None, dict[str, bytes]]:
 
 def run_task(token: str, job: dict[str, Any], ledger_lines: list[dict[str, Any]],
              inputs: dict[str, bytes] | None, timeout_s: float | None, memory_mb: float | None,
-             threads: int = 1) -> dict[str, Any]:
-    """Run one experiment on this Dask worker; return its outcome, run directory files and new ledger lines."""
+             threads: int = 1, warm_start: bool = True) -> dict[str, Any]:
+    """Run one experiment on this Dask worker; return its outcome, run directory files and new ledger lines.
+
+    `warm_start`: fork the experiment from the worker's fork server where this worker process may have one."""
     from distributed import get_worker
 
     worker = get_worker()
     key = worker.get_current_task()
     since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    forks_warm = warm_start and warm.available()
     who = {"token": token, "idea_id": job.get("idea_id"), "worker": worker.address, "host": socket.gethostname(),
-           "pid": os.getpid(), "since": since}
+           "pid": os.getpid(), "since": since, "warm": forks_warm}
     worker.log_event(TOPIC, {"event": "start", **who})
 
     def unwanted() -> bool:
@@ -90,17 +102,17 @@ def run_task(token: str, job: dict[str, Any], ledger_lines: list[dict[str, Any]]
     scratch = Path(tempfile.mkdtemp(prefix="gaussian-task-", dir=worker.local_directory))
     try:
         home = scratch / "home"
-        relocated = _setup_home(home, ledger_lines, inputs, Path(worker.local_directory) / CACHE_DIR)
+        relocated = _setup_home(home, ledger_lines, inputs, Path(worker.local_directory))
         job_path, result_path, log_path = scratch / "job.json", scratch / "result.json", scratch / "child.log"
         job_path.write_text(json.dumps({**job, "relocated": relocated}, default=str), encoding="utf-8")
-        outcome = run_contained(["run", str(job_path), str(result_path)], log_path, result_path,
-                                Limits(timeout_s=timeout_s, memory_mb=memory_mb, threads=threads), abort=unwanted,
-                                on_start=child_started, home=home)
+        limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, threads=threads, warm=forks_warm)
+        outcome = run_contained(["run", str(job_path), str(result_path)], log_path, result_path, limits,
+                                abort=unwanted, on_start=child_started, home=home)
         run_id, files = _collect(home / "runs")
         new_lines = read_jsonl(home / "runs" / "ledger.jsonl")[len(ledger_lines):]
         return {
             "token": token, "worker": worker.address, "host": socket.gethostname(), "since": since,
-            "kind": outcome.kind, "result": outcome.result, "returncode": outcome.returncode,
+            "warm": forks_warm, "kind": outcome.kind, "result": outcome.result, "returncode": outcome.returncode,
             "log_tail": outcome.log_tail, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
             "run_id": run_id, "files": files, "ledger": new_lines, "log": read_tail(log_path, 0, 200_000),
         }

@@ -9,7 +9,10 @@ asked for it (not its fork-server parent, which outlives no one: it exits once t
 are gone), so a killed optimizer leaves no child behind.
 
 The fork server runs no numeric work itself (only imports), so no thread pool exists at fork time. It is not
-for processes that may not have children of their own (a daemonic worker): callers opt in.
+for processes that may not have children of their own (a daemonic process, such as a Dask worker started with
+Dask's default `distributed.worker.daemon: True`): callers opt in where `available()` says so. A Dask worker
+started with that setting off has its own fork server, started when the worker starts (`prestart`), and its
+experiments fork from it like the local path's (experiments.runs.warm_worker).
 """
 from __future__ import annotations
 
@@ -32,6 +35,22 @@ def _context() -> Any:
         ctx.set_forkserver_preload(PRELOAD)
         _ctx = ctx
     return _ctx
+
+
+def available() -> bool:
+    """Whether this process may fork warm children: multiprocessing forbids children to a daemonic process."""
+    return not mp.current_process().daemon
+
+
+def prestart() -> bool:
+    """Start the fork server now, so it imports while nothing waits for it; False where `available()` is not."""
+    if not available():
+        return False
+    _context()
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return True
 
 
 def _entry(argv: list[str], log_path: str, env: dict[str, str], cwd: str, owner: int) -> None:
