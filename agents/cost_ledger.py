@@ -8,20 +8,23 @@ process killed mid-call leaves its reservation standing for the rest of its day:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.llm_errors import BudgetExceeded
 from agents.settings import LLMSettings, Usage
 from trader.errors import StateError
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 Outcome = Literal["ok", "bad_response", "unavailable", "rejected"]
 """ok: a tool call came back; bad_response: the reply was unusable (still billed); unavailable: network or
@@ -90,8 +93,15 @@ class CostLedger:
 
     def __init__(self, path: Path, clock: Callable[[], datetime] = _utc_now) -> None:
         self.path = Path(path)
-        self._lock = FileLock(str(self.path) + ".lock")
         self._clock = clock
+
+    @functools.cached_property
+    def _lock(self) -> FileLock:
+        """The ledger's file lock, made at first use: `gaussian status` on a home without a ledger loads no
+        filelock."""
+        from filelock import FileLock
+
+        return FileLock(str(self.path) + ".lock")
 
     def now(self) -> datetime:
         """Current UTC time as the ledger sees it (injectable for tests)."""

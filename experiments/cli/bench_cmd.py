@@ -1,6 +1,4 @@
 """`gaussian bench discovery`: the known-answer benchmark (planted edges found, null markets never promoted)."""
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated

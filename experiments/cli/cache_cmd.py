@@ -1,6 +1,4 @@
 """`gaussian cache list` and `gaussian cache clear`: the fitted-model cache in the home."""
-from __future__ import annotations
-
 import datetime as dt
 import json
 from typing import Annotated

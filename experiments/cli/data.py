@@ -1,6 +1,4 @@
 """`gaussian data`: generate, import, fetch and inspect cached markets under the home's data/ folder."""
-from __future__ import annotations
-
 import json
 import re
 from pathlib import Path
@@ -30,7 +28,7 @@ def market_dir(name: str) -> Path:
     return home_dir() / "data" / name
 
 
-def load_named_market(name: str) -> Market:
+def load_named_market(name: str) -> "Market":
     """Load a cached market by name, with a hint when it does not exist."""
     folder = market_dir(name)
     if not folder.is_dir():
@@ -66,7 +64,7 @@ def _summary_table(name: str, info: dict[str, Any]) -> Table:
     return table
 
 
-def _saved(name: str, market: Market) -> None:
+def _saved(name: str, market: "Market") -> None:
     from trader.market.store import save_market
     from trader.market.summary import summarize
 

@@ -1,6 +1,4 @@
 """The `gaussian` command line: one entry point, subcommands per area."""
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Any

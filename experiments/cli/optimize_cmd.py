@@ -1,6 +1,4 @@
 """`gaussian optimize`, `gaussian status`, `gaussian leaderboard` and `gaussian promote`."""
-from __future__ import annotations
-
 import json
 import logging
 from typing import Any

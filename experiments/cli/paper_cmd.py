@@ -1,7 +1,5 @@
 """`gaussian paper` (the promoted model through the engine at a paper venue) and `gaussian live` (refuses unless
 a live token, --live and a typed confirmation are all there)."""
-from __future__ import annotations
-
 import datetime as dt
 import json
 import os

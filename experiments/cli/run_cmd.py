@@ -1,13 +1,10 @@
 """`gaussian run` (one experiment by hand) and `gaussian runs list|show`."""
-from __future__ import annotations
-
 import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from experiments.cli.progress_display import phase_display
 from experiments.cli.tables import print_table, results_table, runs_table
 from experiments.runs.store import list_runs, read_json, resolve_run
 
@@ -29,6 +26,7 @@ def register(cli: typer.Typer) -> None:
                                                                 "defaults)."),
     ) -> None:
         """Run one experiment: fit on train, evaluate on validation, write runs/<run_id>/."""
+        from experiments.cli.progress_display import phase_display
         from experiments.runs.threads import limit_threads
 
         limit_threads(threads)
@@ -109,9 +107,9 @@ def _idea_titles() -> dict[str, str]:
 
     if not queue_path().exists():
         return {}
-    from experiments.ideas.queue import IdeaQueue
+    from experiments.ideas.store import QueueStore
 
-    return {i.id: i.title for i in IdeaQueue(queue_path()).list()}
+    return {i.id: i.title for i in QueueStore(queue_path()).ideas()}
 
 
 def _has_base() -> bool:

@@ -1,6 +1,4 @@
 """`gaussian tradier-sim`: serve a cached or synthetic market over Tradier's REST wire format on 127.0.0.1."""
-from __future__ import annotations
-
 import json
 import time
 from typing import TYPE_CHECKING, Annotated
@@ -24,7 +22,7 @@ def _group() -> None:
     """The local Tradier server (a subcommand group, so `serve` keeps its name)."""
 
 
-def _market(name: str | None, sessions: int, seed: int, edge: float) -> Market:
+def _market(name: str | None, sessions: int, seed: int, edge: float) -> "Market":
     if name:
         from experiments.cli.data import load_named_market
 
