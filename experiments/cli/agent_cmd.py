@@ -3,9 +3,9 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from experiments.cli.tables import make_console
 from experiments.home import home_dir
 from trader.errors import GaussianError
 
@@ -71,7 +71,7 @@ def _print_outcome(outcome: "ProposeOutcome", as_json: bool = False) -> None:
     if as_json:
         _json({**outcome.model_dump(mode="json"), "counts": outcome.counts()})
     else:
-        console = Console()
+        console = make_console()
         if outcome.proposals:
             console.print(outcome_table(outcome))
         for note in outcome.notes:
@@ -116,7 +116,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     if as_json:
         _json({"spend": spend, "last_job": last})
         return
-    console = Console()
+    console = make_console()
     blocked = " [red](cap reached: no API calls until tomorrow, UTC)[/]" if spend["blocked"] else ""
     console.print(f"LLM spend {spend['day']} (UTC): ${spend['spent_today_usd']:.4f} of {usd_text(spend['daily_cap_usd'])}"
                   f" in {spend['calls_today']} call(s), {spend['failures_today']} failed{blocked}")

@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from experiments.cli.tables import make_console
 from experiments.home import home_dir
 from trader.errors import DataError, GaussianError
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Market data: generate synthetic markets, import files, cache real daily history, inspect.",
                   no_args_is_help=True)
-console = Console()
+console = make_console()
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from experiments.cli.tables import make_console
+
+console = make_console()
 CONFIRMATION = "I accept real-money risk"
 VENUE_HELP = ("replay: a local Tradier server replaying a recorded day; sandbox: Tradier's paper account on the "
               "wall clock; sim-on-tradier: Tradier quotes, simulated fills")

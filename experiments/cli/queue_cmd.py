@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from experiments.cli.tables import make_console
 from experiments.home import runs_dir
 from experiments.ideas.status import Status
 
@@ -119,7 +119,7 @@ def list_(
     if as_json:
         _json([i.model_dump(mode="json", exclude={"spec"}) for i in ideas])
         return
-    console = Console()
+    console = make_console()
     print_table(queue_table(ideas, f"idea queue: {q.path}", console.width, wide), wide, console)
     counts = {s.value: n for s in Status if (n := sum(i.status is s for i in every))}
     console.print(", ".join(f"{k}: {v}" for k, v in counts.items()) or "the queue is empty")
@@ -144,7 +144,7 @@ def show(
             "result_analysis_path": str(result_analysis) if result_analysis else None,
         })
         return
-    c = Console()
+    c = make_console()
     c.print(f"[bold]{idea.id}[/]  {idea.title}")
     c.print(f"status {_status(idea.status)}  priority {idea.priority}  attempts {idea.attempts}  "
             f"source {idea.source.label()}  created {_when(idea.created)}")

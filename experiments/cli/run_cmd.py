@@ -3,12 +3,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from experiments.cli.tables import print_table, results_table, runs_table
+from experiments.cli.tables import make_console, print_table, results_table, runs_table
 from experiments.runs.store import list_runs, read_json, resolve_run
 
-console = Console()
+console = make_console()
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
 
 
@@ -64,7 +63,7 @@ def register(cli: typer.Typer) -> None:
         if not rows:
             console.print("no runs yet (gaussian run, or gaussian optimize)")
             return
-        term = Console()  # sized now: the terminal (or COLUMNS) as it is when the command runs
+        term = make_console()  # sized now: the terminal (or COLUMNS) as it is when the command runs
         print_table(runs_table(rows, "runs (validation)", term.width, wide), wide, term)
 
     @runs_app.command("compare")

@@ -4,9 +4,9 @@ import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from experiments.cli.tables import make_console
 from trader.errors import GaussianError
 
 if TYPE_CHECKING:
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="A local Tradier server replaying a market (for the paper loop, demos and tests).",
                   no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 @app.callback()
