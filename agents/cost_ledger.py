@@ -8,20 +8,24 @@ process killed mid-call leaves its reservation standing for the rest of its day:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.llm_errors import BudgetExceeded
-from agents.settings import LLMSettings, Usage
 from trader.errors import StateError
+
+if TYPE_CHECKING:  # loaded by the calls that price or cap: `gaussian status` reads the ledger without them
+    from filelock import FileLock
+
+    from agents.settings import LLMSettings
 
 Outcome = Literal["ok", "bad_response", "unavailable", "rejected"]
 """ok: a tool call came back; bad_response: the reply was unusable (still billed); unavailable: network or
@@ -39,6 +43,8 @@ def usd_text(usd: float) -> str:
 
 def max_call_usd(settings: LLMSettings, request_bytes: int) -> float:
     """An upper bound of one call's cost: every byte of the request an input token, plus max_tokens of output."""
+    from agents.settings import Usage
+
     return settings.cost_usd(Usage(input_tokens=request_bytes, output_tokens=settings.max_tokens), settings.model)
 
 
@@ -90,8 +96,15 @@ class CostLedger:
 
     def __init__(self, path: Path, clock: Callable[[], datetime] = _utc_now) -> None:
         self.path = Path(path)
-        self._lock = FileLock(str(self.path) + ".lock")
         self._clock = clock
+
+    @functools.cached_property
+    def _lock(self) -> FileLock:
+        """The ledger's file lock, made at first use: `gaussian status` on a home without a ledger loads no
+        filelock."""
+        from filelock import FileLock
+
+        return FileLock(str(self.path) + ".lock")
 
     def now(self) -> datetime:
         """Current UTC time as the ledger sees it (injectable for tests)."""
@@ -224,6 +237,8 @@ class CostLedger:
 
     def status(self, settings: LLMSettings | None = None) -> dict[str, Any]:
         """Summary for `gaussian status`: today's spend, cap, calls, failures, tokens and whether calls are blocked."""
+        from agents.settings import LLMSettings
+
         cfg = settings if settings is not None else LLMSettings()
         totals = self.daily_totals()
         today = totals.get(self.today(), DayTotal(day=self.today()))

@@ -6,9 +6,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -31,13 +32,21 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def file_lock(path: Path, timeout: float = 60) -> FileLock:
+    """The cross-process lock `<path>.lock`; filelock is imported here, by writers only, so that reading
+    commands do not load it."""
+    from filelock import FileLock
+
+    return FileLock(str(path) + ".lock", timeout=timeout)
+
+
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """Append one JSON line under a cross-process lock, fsynced.
 
     A torn last line (a writer that died inside its write, before the newline) was never acknowledged: it is
     cut off first, so the new line never fuses with it into one unreadable line in the middle of the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock", timeout=60), open(path, "a+b") as fh:
+    with file_lock(path), open(path, "a+b") as fh:
         _cut_torn_tail(fh)
         fh.write((json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8"))
         fh.flush()
@@ -91,7 +100,7 @@ def drop_jsonl(path: Path, drop: Callable[[dict[str, Any]], bool]) -> int:
     A torn last line (a writer killed mid-append) is dropped too; readers see the whole old or new file."""
     if not path.exists():
         return 0
-    with FileLock(str(path) + ".lock", timeout=60):
+    with file_lock(path):
         lines = path.read_text(encoding="utf-8").splitlines()
         keep, gone = [], 0
         for n, line in enumerate(lines, 1):

@@ -13,14 +13,8 @@ from agents.cost_ledger import CostLedger, default_ledger_path
 from experiments.cli.agent_cmd import app
 from experiments.home import set_home
 from experiments.ideas.queue import IdeaQueue
-from experiments.optimizer.agent_job import (
-    gather_context,
-    history_path,
-    read_status,
-    run_agent_job,
-    status_path,
-    supported_entry_types,
-)
+from experiments.optimizer.agent_job import gather_context, history_path, run_agent_job, supported_entry_types
+from experiments.optimizer.status import agent_status_path, read_agent_status
 from experiments.runs import ledger as run_ledger
 from tests.agent_fixtures import HOLDOUT_PNL, HOLDOUT_SHARPE, KEY, TRADIER_TOKEN, proposal, write_analysed_run
 from tests.fake_anthropic import (
@@ -60,7 +54,7 @@ def test_offline_job_without_a_key_queues_and_records_status(home: Path) -> None
     queued = [p for p in out.proposals if p.decision == "queued"]
     assert len(queued) == 3 and queued[0].based_on_run == NEW_RUN  # newest report first
     assert [i.status.value for i in IdeaQueue.from_home().list()] == ["proposed"] * 3
-    status = read_status()
+    status = read_agent_status()
     assert status is not None and status["mode"] == "offline" and status["counts"]["queued"] == 3
     assert status["last_error"] is None and status["budget_blocked"] is False
     assert len(history_path().read_text().splitlines()) == 1
@@ -72,7 +66,7 @@ def test_offline_job_without_a_key_queues_and_records_status(home: Path) -> None
 def test_dry_run_touches_neither_queue_nor_status(home: Path) -> None:
     out = run_agent_job(dry_run=True, max_proposals=2)
     assert out.dry_run and [p.decision for p in out.proposals] == ["valid", "valid"]
-    assert IdeaQueue.from_home().list() == [] and not status_path().exists()
+    assert IdeaQueue.from_home().list() == [] and not agent_status_path().exists()
 
 
 def test_context_gathers_reports_tried_list_and_ledger_failures(home: Path) -> None:
@@ -106,7 +100,7 @@ def test_llm_job_through_the_fake_api(home: Path, fake_anthropic: FakeAnthropic)
     assert str(HOLDOUT_SHARPE)[:5] not in bodies and str(int(HOLDOUT_PNL)) not in bodies
     assert "holdout" not in user.lower() and "holdout" not in body["system"].lower()
     assert KEY not in bodies and TRADIER_TOKEN not in bodies
-    status = read_status()
+    status = read_agent_status()
     assert status["mode"] == "llm" and status["calls"] == 2 and status["usd"] == pytest.approx(out.usd)
     spent = CostLedger(default_ledger_path(home)).status()
     assert spent["total_usd"] == pytest.approx(out.usd, abs=1e-6)
@@ -117,7 +111,7 @@ def test_unreachable_api_is_recorded_in_the_status(home: Path, fake_anthropic: F
     fake_anthropic.script([server_error(), server_error()])
     out = run_agent_job(environ=env)
     assert out.mode == "llm" and not out.ok and out.proposals == []
-    status = read_status()
+    status = read_agent_status()
     assert "unavailable" in status["last_error"] and status["counts"]["queued"] == 0
 
 
@@ -126,14 +120,14 @@ def test_daily_cap_in_agent_yaml_blocks_and_shows_in_status(home: Path, fake_ant
     CostLedger(default_ledger_path(home)).record(model="claude-sonnet-4-6", usd=0.5, outcome="ok")
     out = run_agent_job(environ=env)
     assert out.budget_blocked and fake_anthropic.requests == []
-    assert read_status()["budget_blocked"] is True
+    assert read_agent_status()["budget_blocked"] is True
 
 
 def test_bad_agent_yaml_is_reported_not_raised(home: Path) -> None:
     (home / "agent.yaml").write_text("proposals_per_cal: 3\n")
     out = run_agent_job()
     assert not out.ok and "agent.yaml: unknown setting 'proposals_per_cal'" in out.errors[0]
-    assert "proposals_per_cal" in read_status()["last_error"]
+    assert "proposals_per_cal" in read_agent_status()["last_error"]
     (home / "agent.yaml").write_text("api_key: sk-ant-nope-0000000000\n")
     assert "must not hold api_key" in run_agent_job().errors[0]
 

@@ -1,8 +1,12 @@
-"""The read-only commands start fast: none of them imports torch, the anthropic SDK, scipy, pandas or numpy.
+"""The read-only commands start fast: none of them imports torch, the anthropic SDK, scipy, pandas or numpy, nor
+what only writers or the agent need (the file lock, YAML, psutil, the queue's write side with the auto-approve
+policy, the agent's modules, the progress bars); only `queue show` builds the spec models (its diff against the
+base), and none loads rich's emoji table.
 
 Each command runs in a fresh interpreter (the real console entry point) against a home holding a queued idea and a
-finished run, and reports the modules it loaded at exit. A command module that imports a heavy library at module
-level, or a light module that grows a heavy import, fails here. New read-only commands belong in READ_ONLY.
+finished run (no YAML file), and reports the modules it loaded at exit. A command module that imports a heavy
+library at module level, or a light module that grows a heavy import, fails here. New read-only commands belong in
+READ_ONLY.
 """
 from __future__ import annotations
 
@@ -19,7 +23,16 @@ from experiments.home import set_home
 from experiments.runs.runner import run_experiment
 from experiments.spec.io import load_spec
 
-HEAVY = ("torch", "anthropic", "scipy", "pandas", "numpy", "xgboost", "sklearn", "hmmlearn", "matplotlib")
+HEAVY = ("torch", "anthropic", "scipy", "pandas", "numpy", "xgboost", "sklearn", "hmmlearn", "matplotlib",
+         "filelock", "yaml", "psutil", "tinydb")
+"""Top-level packages none of the read-only commands may load."""
+WRITE_SIDE = ("experiments.ideas.queue", "experiments.ideas.autoapprove", "experiments.optimizer.agent_job",
+              "agents.config", "agents.context", "experiments.cli.progress_display", "rich.progress")
+"""Modules of the queue's write side, the agent and the progress display: readers read through the store."""
+SPEC_MODELS = "experiments.spec.model"
+"""Only `queue show` needs it (the diff against the base spec)."""
+EMOJI = "rich._emoji_codes"
+"""Loaded by typer's own help screens only; our consoles print `:name:` as written."""
 READ_ONLY = [
     ["--help"], ["queue", "--help"], ["queue", "list"], ["queue", "show", "1"], ["status"], ["status", "--json"],
     ["runs", "list"], ["runs", "show", "RUN"], ["leaderboard"], ["leaderboard", "--json"], ["run", "--help"],
@@ -60,8 +73,15 @@ def test_read_only_commands_load_no_heavy_library(home: tuple[Path, str], args: 
                        check=False,
                        timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    loaded = {m.split(".")[0] for m in json.loads(out.read_text())}
-    assert not loaded & set(HEAVY), f"gaussian {' '.join(args)} imported {sorted(loaded & set(HEAVY))}"
+    modules = set(json.loads(out.read_text()))
+    loaded = {m.split(".")[0] for m in modules}
+    command = f"gaussian {' '.join(args)}"
+    assert not loaded & set(HEAVY), f"{command} imported {sorted(loaded & set(HEAVY))}"
+    assert not modules & set(WRITE_SIDE), f"{command} imported {sorted(modules & set(WRITE_SIDE))}"
+    if args[:2] != ["queue", "show"]:
+        assert SPEC_MODELS not in modules, f"{command} built the spec models"
+    if "--help" not in args:
+        assert EMOJI not in modules, f"{command} loaded rich's emoji table"
 
 
 def test_every_read_only_command_is_registered() -> None:

@@ -136,3 +136,12 @@ def test_corrupt_queue_and_recover(home: Path, cli: typer.Typer) -> None:
     assert "restored" in out and "ideas.json.bak.1" in out and "corrupt-" in out
     assert len(q.list()) == 3  # every acknowledged write is back
     assert "nothing to recover" in str(run(cli, "recover", ok=False).exception)
+
+
+def test_text_with_emoji_codes_prints_as_written(home: Path, cli: typer.Typer) -> None:
+    """A title or rationale holding `:name:` is text, not an emoji code (rich would print a thumbs-up)."""
+    idea = IdeaQueue.from_home().propose("stop :thumbs_up: wider", "", ":smile: why", {"exits.stop_loss_pct": 12},
+                                         AGENT)
+    assert "stop :thumbs_up: wider" in run(cli, "list").output
+    shown = run(cli, "show", idea.id).output
+    assert "stop :thumbs_up: wider" in shown and ":smile: why" in shown

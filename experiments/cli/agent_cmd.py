@@ -1,13 +1,11 @@
 """`gaussian agent`: propose experiments from the analysis reports (LLM or offline rules) and show the agent's status."""
-from __future__ import annotations
-
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from experiments.cli.tables import make_console
 from experiments.home import home_dir
 from trader.errors import GaussianError
 
@@ -36,7 +34,7 @@ def _changes(changes: dict[str, Any]) -> str:
     return "\n".join(f"{k}={json.dumps(v, default=str)}" for k, v in changes.items()) or "-"
 
 
-def outcome_table(outcome: ProposeOutcome) -> Table:
+def outcome_table(outcome: "ProposeOutcome") -> Table:
     """The proposals of one job as a table: decision, idea, title, changes and why."""
     title = f"agent proposals ({outcome.source or outcome.mode}{', dry run' if outcome.dry_run else ''})"
     table = Table(title=title, show_lines=True)
@@ -69,11 +67,11 @@ def propose(
     _print_outcome(outcome, as_json)
 
 
-def _print_outcome(outcome: ProposeOutcome, as_json: bool = False) -> None:
+def _print_outcome(outcome: "ProposeOutcome", as_json: bool = False) -> None:
     if as_json:
         _json({**outcome.model_dump(mode="json"), "counts": outcome.counts()})
     else:
-        console = Console()
+        console = make_console()
         if outcome.proposals:
             console.print(outcome_table(outcome))
         for note in outcome.notes:
@@ -109,16 +107,16 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     """Today's LLM spend against the daily cap, and what the last agent job did."""
     from agents.config import AGENT_CONFIG_FILE, load_agent_config
     from agents.cost_ledger import CostLedger, default_ledger_path, usd_text
-    from experiments.optimizer.agent_job import read_status
+    from experiments.optimizer.status import read_agent_status
 
     home = home_dir()
     _, settings = load_agent_config(home / AGENT_CONFIG_FILE, home)
     spend = CostLedger(default_ledger_path(home)).status(settings)
-    last = read_status()
+    last = read_agent_status()
     if as_json:
         _json({"spend": spend, "last_job": last})
         return
-    console = Console()
+    console = make_console()
     blocked = " [red](cap reached: no API calls until tomorrow, UTC)[/]" if spend["blocked"] else ""
     console.print(f"LLM spend {spend['day']} (UTC): ${spend['spent_today_usd']:.4f} of {usd_text(spend['daily_cap_usd'])}"
                   f" in {spend['calls_today']} call(s), {spend['failures_today']} failed{blocked}")

@@ -1,6 +1,4 @@
 """`gaussian analyze`: (re)write one run's ANALYSIS.md, analysis.json and plots, or backfill every run."""
-from __future__ import annotations
-
 import json
 
 import typer

@@ -1,6 +1,4 @@
 """`gaussian bench discovery`: the known-answer benchmark (planted edges found, null markets never promoted)."""
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated
@@ -31,9 +29,8 @@ def discovery(
     """Run the loop on a grid of synthetic markets with known planted edges; print power and false promotions."""
     from dataclasses import replace
 
-    from rich.console import Console
-
     from experiments.cli.discovery import EDGES, PROPOSERS, DiscoveryGrid, power_plot, run_grid, summary_table
+    from experiments.cli.tables import make_console
 
     if proposer not in PROPOSERS:
         raise SpecError(f"--proposer must be one of {', '.join(PROPOSERS)}, got {proposer!r}")
@@ -50,7 +47,7 @@ def discovery(
     out = out.expanduser().resolve()
     if out.exists() and any(out.iterdir()):
         raise SpecError(f"--out {out} is not empty; choose a new folder")
-    console = Console(stderr=as_json)
+    console = make_console(stderr=as_json)
 
     def progress(o: object) -> None:
         console.print(f"  {o.strength} seed {o.seed}: promoted {o.promoted or '-'}"  # type: ignore[attr-defined]

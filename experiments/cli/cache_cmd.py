@@ -1,13 +1,12 @@
 """`gaussian cache list` and `gaussian cache clear`: the fitted-model cache in the home."""
-from __future__ import annotations
-
 import datetime as dt
 import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from experiments.cli.tables import make_console
 
 app = typer.Typer(help="The fitted-model cache (models reused by runs that change nothing they depend on).",
                   no_args_is_help=True)
@@ -38,7 +37,7 @@ def cache_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
         t.add_column(col)
     for r in rows:
         t.add_row(r["kind"], r["key"], f"{r['bytes'] / 1e6:.2f} MB", r["last_used"])
-    Console().print(t)
+    make_console().print(t)
 
 
 @app.command("clear")

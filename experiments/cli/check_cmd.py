@@ -1,7 +1,5 @@
 """`gaussian check lookahead RUN`, `gaussian check null SPEC` (one verdict each, with its figures) and
 `gaussian check pbo` (the Probability of Backtest Overfitting over the runs so far)."""
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated

@@ -1,15 +1,13 @@
 """`gaussian data`: generate, import, fetch and inspect cached markets under the home's data/ folder."""
-from __future__ import annotations
-
 import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from experiments.cli.tables import make_console
 from experiments.home import home_dir
 from trader.errors import DataError, GaussianError
 
@@ -18,7 +16,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Market data: generate synthetic markets, import files, cache real daily history, inspect.",
                   no_args_is_help=True)
-console = Console()
+console = make_console()
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -30,7 +28,7 @@ def market_dir(name: str) -> Path:
     return home_dir() / "data" / name
 
 
-def load_named_market(name: str) -> Market:
+def load_named_market(name: str) -> "Market":
     """Load a cached market by name, with a hint when it does not exist."""
     folder = market_dir(name)
     if not folder.is_dir():
@@ -66,7 +64,7 @@ def _summary_table(name: str, info: dict[str, Any]) -> Table:
     return table
 
 
-def _saved(name: str, market: Market) -> None:
+def _saved(name: str, market: "Market") -> None:
     from trader.market.store import save_market
     from trader.market.summary import summarize
 

@@ -98,10 +98,10 @@ def run_demo(home: Path, fast: bool = False, keep: bool = False, console: Consol
     paper session). `base` replaces fields of the demo's base spec; `paper_best` paper trades the best run when
     nothing passed the gate (said so, never promoted); `null` makes the market's planted edge 0."""
     from experiments.cli import data as data_cmd
-    from experiments.cli.progress_display import phase_display
-    from experiments.cli.tables import attach_console_log, checks_table, leaderboard_table, queue_table, results_table
+    from experiments.cli.progress_display import attach_console_log, phase_display
+    from experiments.cli.tables import checks_table, leaderboard_table, make_console, queue_table, results_table
 
-    c = console or Console()
+    c = console or make_console()
     size = size or (FAST if fast else FULL)
     t_start = time.monotonic()
     home = prepare_home(home, keep)

@@ -1,7 +1,5 @@
 """`gaussian demo`: the four flows (a run by hand, reviewed agent proposals, the optimizer with promotion, paper
 trading) in a few minutes."""
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

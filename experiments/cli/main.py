@@ -1,6 +1,5 @@
 """The `gaussian` command line: one entry point, subcommands per area."""
-from __future__ import annotations
-
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,7 +99,10 @@ def run_cli(args: list[str] | None = None) -> int:
 
 
 def app() -> None:
-    """Console-script entry: run the CLI and exit with its code."""
+    """Console-script entry: run the CLI and exit with its code. Pydantic plugins are not looked for (no dependency
+    provides one, and the search reads every installed package's entry points at each start); setting
+    PYDANTIC_DISABLE_PLUGINS yourself (empty: load them all) takes precedence."""
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(run_cli())
 
 

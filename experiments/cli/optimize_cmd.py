@@ -1,20 +1,16 @@
 """`gaussian optimize`, `gaussian status`, `gaussian leaderboard` and `gaussian promote`."""
-from __future__ import annotations
-
 import json
-import logging
 from typing import Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from experiments.cli.tables import attach_console_log, checks_table, fmt_cell, leaderboard_table, print_table, utc_text
+from experiments.cli.tables import checks_table, fmt_cell, leaderboard_table, make_console, print_table, utc_text
 from trader.errors import GaussianError
 
-console = Console()
+console = make_console()
 
 
 def register(cli: typer.Typer) -> None:
@@ -54,8 +50,11 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Run approved ideas unattended (each in a contained child process, N at once with --workers / --scheduler)
         and propose more."""
+        import logging
+
         from pydantic import ValidationError
 
+        from experiments.cli.progress_display import attach_console_log
         from experiments.optimizer.dask_pool import check_workers, probe_scheduler
         from experiments.optimizer.loop import OptimizerConfig, parse_until, run_optimizer
         from experiments.spec.io import describe_validation_error
@@ -113,7 +112,7 @@ def register(cli: typer.Typer) -> None:
         if not rows:
             console.print("no finished runs yet (gaussian run, or gaussian optimize)")
             return
-        term = Console()  # sized now: the terminal (or COLUMNS) as it is when the command runs
+        term = make_console()  # sized now: the terminal (or COLUMNS) as it is when the command runs
         print_table(leaderboard_table(rows, f"leaderboard (validation; {trials_note()})", term.width, wide), wide,
                     term)
 

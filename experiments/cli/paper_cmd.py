@@ -1,7 +1,5 @@
 """`gaussian paper` (the promoted model through the engine at a paper venue) and `gaussian live` (refuses unless
 a live token, --live and a typed confirmation are all there)."""
-from __future__ import annotations
-
 import datetime as dt
 import json
 import os
@@ -9,10 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from experiments.cli.tables import make_console
+
+console = make_console()
 CONFIRMATION = "I accept real-money risk"
 VENUE_HELP = ("replay: a local Tradier server replaying a recorded day; sandbox: Tradier's paper account on the "
               "wall clock; sim-on-tradier: Tradier quotes, simulated fills")

@@ -1,7 +1,10 @@
-"""How a run's phases show on the console: rich bars with an ETA on a terminal, one plain line per phase (and per
-training epoch) when the output is piped or redirected, so a log file shows progress as it happens."""
+"""How long work shows on the console: a run's phases as rich bars with an ETA on a terminal, one plain line per
+phase (and per training epoch) when the output is piped or redirected, so a log file shows progress as it happens;
+the optimizer's log one line per event. Imported by the commands that run work, never by the read-only ones."""
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -10,8 +13,28 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
+from experiments.cli.tables import console
 from experiments.runs.progress import Display, PhaseUpdate
+
+
+class _ConsoleLog(logging.Handler):
+    """Optimizer log lines on the console, one per event."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}.get(record.levelname, "")
+        stamp = dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%H:%M:%SZ")
+        console.print(Text(f"{stamp} {record.getMessage()}", style=style), highlight=False)
+
+
+def attach_console_log() -> logging.Handler:
+    """Show the optimizer's log on the console; returns the handler (remove it when done)."""
+    handler = _ConsoleLog()
+    logger = logging.getLogger("gaussian.optimizer")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
 
 
 class PlainPhases:

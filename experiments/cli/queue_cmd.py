@@ -1,22 +1,20 @@
 """`gaussian queue`: review the idea queue: list, show, approve, reject, edit, add, priority, reap, recover."""
-from __future__ import annotations
-
 import datetime as dt
-import getpass
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from experiments.cli.tables import make_console
 from experiments.home import runs_dir
 from experiments.ideas.status import Status
 
-if TYPE_CHECKING:  # the models and the queue load pydantic, TinyDB and the spec: imported by the commands
+if TYPE_CHECKING:  # the models, the store and the queue load pydantic and the spec: imported by the commands
     from experiments.ideas.models import Idea
     from experiments.ideas.queue import IdeaQueue
+    from experiments.ideas.store import QueueStore
 
 app = typer.Typer(
     help="Review the idea queue: proposals from agents, heuristics and people.",
@@ -43,15 +41,25 @@ def register(cli: typer.Typer) -> None:
     cli.add_typer(app, name="queue")
 
 
-def _queue() -> IdeaQueue:
+def _queue() -> "IdeaQueue":
     from experiments.ideas.queue import IdeaQueue
 
     return IdeaQueue.from_home()
 
 
+def _store() -> "QueueStore":
+    """The queue's file for reading: validated ideas without the spec models or the auto-approve policy."""
+    from experiments.home import queue_path
+    from experiments.ideas.store import QueueStore
+
+    return QueueStore(queue_path())
+
+
 def _actor(by: str | None) -> str:
     if by:
         return by
+    import getpass
+
     try:
         return f"human:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -77,20 +85,21 @@ def _analysis_path(run_id: str | None) -> Path | None:
     return path if path.exists() else None
 
 
-def _diff(q: IdeaQueue, idea: Idea) -> tuple[dict[str, tuple[Any, Any]], str | None]:
+def _diff(idea: "Idea") -> tuple[dict[str, tuple[Any, Any]], str | None]:
+    if idea.spec is None:
+        return {}, None
+    from experiments.spec.base import load_base_spec
     from experiments.spec.io import spec_diff
     from experiments.spec.io import spec_hash as hash_spec
 
-    if idea.spec is None:
-        return {}, None
-    base = q.base_spec()
+    base = load_base_spec()
     note = None
     if idea.base_hash and idea.base_hash != hash_spec(base):
         note = "the base spec changed since this idea was proposed; the diff is against the current base"
     return spec_diff(base, idea.experiment_spec()), note
 
 
-def _echo(idea: Idea, verb: str) -> None:
+def _echo(idea: "Idea", verb: str) -> None:
     typer.echo(f"{verb} idea {idea.id} ({idea.title}): now {idea.status.value}")
 
 
@@ -104,14 +113,15 @@ def list_(
     """List ideas (oldest first): number, status, priority, title, what each changes, source, tries, created."""
     from experiments.cli.tables import print_table, queue_table
 
-    q = _queue()
-    ideas = q.list(status)
+    q = _store()
+    every = q.ideas()  # one read of the file for the rows and the counts
+    ideas = [i for i in every if status is None or i.status is status]
     if as_json:
         _json([i.model_dump(mode="json", exclude={"spec"}) for i in ideas])
         return
-    console = Console()
+    console = make_console()
     print_table(queue_table(ideas, f"idea queue: {q.path}", console.width, wide), wide, console)
-    counts = {k: v for k, v in q.counts().items() if v}
+    counts = {s.value: n for s in Status if (n := sum(i.status is s for i in every))}
     console.print(", ".join(f"{k}: {v}" for k, v in counts.items()) or "the queue is empty")
 
 
@@ -121,9 +131,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one idea: rationale, spec diff against the base, motivating analysis, result and history."""
-    q = _queue()
-    idea = q.get(idea_id)
-    diff, diff_note = _diff(q, idea)
+    idea = _store().get(idea_id)
+    diff, diff_note = _diff(idea)
     analysis = _analysis_path(idea.analysis_ref)
     result_analysis = _analysis_path(idea.result.run_id if idea.result else None)
     if as_json:
@@ -135,7 +144,7 @@ def show(
             "result_analysis_path": str(result_analysis) if result_analysis else None,
         })
         return
-    c = Console()
+    c = make_console()
     c.print(f"[bold]{idea.id}[/]  {idea.title}")
     c.print(f"status {_status(idea.status)}  priority {idea.priority}  attempts {idea.attempts}  "
             f"source {idea.source.label()}  created {_when(idea.created)}")

@@ -1,17 +1,13 @@
 """`gaussian run` (one experiment by hand) and `gaussian runs list|show`."""
-from __future__ import annotations
-
 import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from experiments.cli.progress_display import phase_display
-from experiments.cli.tables import print_table, results_table, runs_table
+from experiments.cli.tables import make_console, print_table, results_table, runs_table
 from experiments.runs.store import list_runs, read_json, resolve_run
 
-console = Console()
+console = make_console()
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
 
 
@@ -29,6 +25,7 @@ def register(cli: typer.Typer) -> None:
                                                                 "defaults)."),
     ) -> None:
         """Run one experiment: fit on train, evaluate on validation, write runs/<run_id>/."""
+        from experiments.cli.progress_display import phase_display
         from experiments.runs.threads import limit_threads
 
         limit_threads(threads)
@@ -67,7 +64,7 @@ def register(cli: typer.Typer) -> None:
         if not rows:
             console.print("no runs yet (gaussian run, or gaussian optimize)")
             return
-        term = Console()  # sized now: the terminal (or COLUMNS) as it is when the command runs
+        term = make_console()  # sized now: the terminal (or COLUMNS) as it is when the command runs
         print_table(runs_table(rows, "runs (validation)", term.width, wide), wide, term)
 
     @runs_app.command("compare")
@@ -110,9 +107,9 @@ def _idea_titles() -> dict[str, str]:
 
     if not queue_path().exists():
         return {}
-    from experiments.ideas.queue import IdeaQueue
+    from experiments.ideas.store import QueueStore
 
-    return {i.id: i.title for i in IdeaQueue(queue_path()).list()}
+    return {i.id: i.title for i in QueueStore(queue_path()).ideas()}
 
 
 def _has_base() -> bool:

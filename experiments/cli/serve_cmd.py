@@ -1,7 +1,5 @@
 """`gaussian serve`: the web dashboard over a home (FastAPI and Uvicorn are imported only when it runs, so the
 rest of the CLI starts fast)."""
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

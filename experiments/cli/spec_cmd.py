@@ -1,6 +1,4 @@
 """`gaussian spec`: write a commented example, print the JSON schema, or check and hash a spec."""
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +11,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-console = Console()
+
+def make_console(**kwargs: Any) -> Console:
+    """A console for command output, sized when it is made (the terminal, or COLUMNS, as it is then), with emoji
+    codes off: a title holding ':name:' prints as written, and rich's emoji table is never loaded."""
+    return Console(emoji=False, **kwargs)
+
+
+console = make_console()
 
 
 def fmt_cell(v: Any, pct: bool = False, digits: int = 2) -> str:
@@ -26,24 +32,6 @@ def fmt_cell(v: Any, pct: bool = False, digits: int = 2) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
-
-
-class _ConsoleLog(logging.Handler):
-    """Optimizer log lines on the console, one per event."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}.get(record.levelname, "")
-        stamp = dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%H:%M:%SZ")
-        console.print(Text(f"{stamp} {record.getMessage()}", style=style), highlight=False)
-
-
-def attach_console_log() -> logging.Handler:
-    """Show the optimizer's log on the console; returns the handler (remove it when done)."""
-    handler = _ConsoleLog()
-    logger = logging.getLogger("gaussian.optimizer")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    return handler
 
 
 @dataclass(frozen=True)
@@ -61,7 +49,7 @@ class Col:
 
 def cell_width(text: str) -> int:
     """Printed width of a cell that may hold rich markup."""
-    return Text.from_markup(text).cell_len
+    return Text.from_markup(text, emoji=False).cell_len
 
 
 def fit_table(title: str, cols: list[Col], rows: list[dict[str, str]], width: int | None = None,

@@ -1,14 +1,12 @@
 """`gaussian tradier-sim`: serve a cached or synthetic market over Tradier's REST wire format on 127.0.0.1."""
-from __future__ import annotations
-
 import json
 import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from experiments.cli.tables import make_console
 from trader.errors import GaussianError
 
 if TYPE_CHECKING:
@@ -16,7 +14,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="A local Tradier server replaying a market (for the paper loop, demos and tests).",
                   no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 @app.callback()
@@ -24,7 +22,7 @@ def _group() -> None:
     """The local Tradier server (a subcommand group, so `serve` keeps its name)."""
 
 
-def _market(name: str | None, sessions: int, seed: int, edge: float) -> Market:
+def _market(name: str | None, sessions: int, seed: int, edge: float) -> "Market":
     if name:
         from experiments.cli.data import load_named_market
 

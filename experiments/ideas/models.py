@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.sink import Source
 from experiments.ideas.errors import IllegalTransition
 from experiments.ideas.status import Status
-from experiments.spec.io import validate_spec
-from experiments.spec.model import ExperimentSpec
 from trader.errors import SpecError
+
+if TYPE_CHECKING:  # an idea stores its spec as a plain dict: reading the queue never builds the spec models
+    from experiments.spec.model import ExperimentSpec
 
 Action = Literal[
     "propose", "approve", "reject", "edit", "priority", "start", "complete", "fail", "release", "reap", "retry"
@@ -156,6 +157,8 @@ class Idea(_Model):
         """The resolved spec as an ExperimentSpec (raises SpecError for an invalid idea)."""
         if self.spec is None:
             raise SpecError(f"idea {self.id} is invalid and has no runnable spec: {'; '.join(self.errors)}")
+        from experiments.spec.io import validate_spec
+
         return validate_spec(self.spec, source=f"idea {self.id}")
 
     def record(self, action: str, to: Status, actor: str, note: str = "",

@@ -25,7 +25,6 @@ from experiments.home import queue_path
 from experiments.ideas.autoapprove import AUTO_APPROVE_ACTOR, AutoApprovePolicy, load_autoapprove_policy, policy_day
 from experiments.ideas.errors import (
     DuplicateIdea,
-    IdeaNotFound,
     InvalidProposal,
     LeaseError,
     ProposalError,
@@ -43,6 +42,7 @@ from experiments.ideas.models import (
     check_transition,
     clean_metrics,
 )
+from experiments.ideas.status import parse_status
 from experiments.ideas.store import QueueState, QueueStore, RecoverResult
 from experiments.spec.base import load_base_spec
 from experiments.spec.io import (
@@ -80,17 +80,6 @@ def _now() -> dt.datetime:
 
 def _worker_actor(worker_id: str) -> str:
     return f"worker:{worker_id}"
-
-
-def parse_status(value: Status | str | None) -> Status | None:
-    """A Status from its name, or a clear error listing the statuses."""
-    if value is None or isinstance(value, Status):
-        return value
-    try:
-        return Status(str(value).lower())
-    except ValueError:
-        names = ", ".join(s.value for s in Status)
-        raise ProposalError(f"unknown idea status '{value}' (one of: {names})") from None
 
 
 def normalise_changes(changes: dict[str, Any] | list[str]) -> dict[str, Any]:
@@ -174,37 +163,19 @@ class IdeaQueue:
 
     def resolve(self, ref: str, state: QueueState | None = None) -> str:
         """The full id for `ref`: an exact id, a sequence number ('42'), or a unique prefix or suffix of an id."""
-        ideas = (state or self.store.load()).ideas
-        if ref in ideas:
-            return ref
-        ref = ref.strip()
-        if ref.isdigit():
-            for idea in ideas.values():
-                if idea.seq == int(ref):
-                    return idea.id
-        hits = [i for i in ideas if i.startswith(ref) or i.endswith(ref)] if ref else []
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            raise IdeaNotFound(f"idea '{ref}' is ambiguous in {self.path}: matches {', '.join(hits[:5])}")
-        raise IdeaNotFound(f"no idea '{ref}' in {self.path} (see `gaussian queue list`)")
+        return self.store.resolve(ref, state)
 
     def get(self, ref: str) -> Idea:
         """One idea by id (or sequence number / unique suffix)."""
-        state = self.store.load()
-        return state.ideas[self.resolve(ref, state)]
+        return self.store.get(ref)
 
     def list(self, status: Status | str | None = None) -> list[Idea]:
         """All ideas in creation order, optionally only those with one status."""
-        wanted = parse_status(status)
-        return [i for i in self.store.load().ideas.values() if wanted is None or i.status is wanted]
+        return self.store.ideas(status)
 
     def counts(self) -> dict[str, int]:
         """How many ideas are in each status (every status listed)."""
-        out = {s.value: 0 for s in Status}
-        for idea in self.store.load().ideas.values():
-            out[idea.status.value] += 1
-        return out
+        return self.store.counts()
 
     def find_active_duplicate(self, spec_hash: str, state: QueueState | None = None,
                               exclude: str | None = None) -> Idea | None:

@@ -13,6 +13,9 @@ Safety rules:
 - Every read parses and validates the whole file; a file that fails is never overwritten: QueueCorrupt is
   raised and `recover()` restores the newest backup that validates (the bad file is kept aside), which gives
   back every acknowledged write.
+
+Reading (`load`, `ideas`, `counts`, `get`) needs neither the lock nor the spec models, so the read-only commands
+read the queue through this store, not through IdeaQueue (which loads the spec and the auto-approve policy).
 """
 from __future__ import annotations
 
@@ -27,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from experiments.ideas.errors import QueueCorrupt, QueueLocked
+from experiments.ideas.errors import IdeaNotFound, QueueCorrupt, QueueLocked
 from experiments.ideas.models import Idea
+from experiments.ideas.status import Status, parse_status
 from trader.errors import StateError
 
 FORMAT = 1
@@ -168,6 +171,40 @@ class QueueStore:
             return QueueState()
         return parse_queue_text(self._read_text(self.path), self.path)
 
+    def ideas(self, status: Status | str | None = None) -> list[Idea]:
+        """All ideas in creation order, optionally only those with one status."""
+        wanted = parse_status(status)
+        return [i for i in self.load().ideas.values() if wanted is None or i.status is wanted]
+
+    def counts(self) -> dict[str, int]:
+        """How many ideas are in each status (every status listed)."""
+        out = {s.value: 0 for s in Status}
+        for idea in self.load().ideas.values():
+            out[idea.status.value] += 1
+        return out
+
+    def resolve(self, ref: str, state: QueueState | None = None) -> str:
+        """The full id for `ref`: an exact id, a sequence number ('42'), or a unique prefix or suffix of an id."""
+        ideas = (state or self.load()).ideas
+        if ref in ideas:
+            return ref
+        ref = ref.strip()
+        if ref.isdigit():
+            for idea in ideas.values():
+                if idea.seq == int(ref):
+                    return idea.id
+        hits = [i for i in ideas if i.startswith(ref) or i.endswith(ref)] if ref else []
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise IdeaNotFound(f"idea '{ref}' is ambiguous in {self.path}: matches {', '.join(hits[:5])}")
+        raise IdeaNotFound(f"no idea '{ref}' in {self.path} (see `gaussian queue list`)")
+
+    def get(self, ref: str) -> Idea:
+        """One idea by id (or sequence number / unique suffix)."""
+        state = self.load()
+        return state.ideas[self.resolve(ref, state)]
+
     @staticmethod
     def _read_text(path: Path) -> str:
         try:
@@ -178,6 +215,8 @@ class QueueStore:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the queue's cross-process lock."""
+        from filelock import FileLock, Timeout  # writers only: reading the queue needs no lock
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.lock_path), timeout=self.lock_timeout)
         try:

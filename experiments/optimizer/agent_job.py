@@ -34,6 +34,7 @@ from experiments.files import append_jsonl, atomic_write_json
 from experiments.home import home_dir, runs_dir
 from experiments.ideas.errors import ProposalError
 from experiments.ideas.queue import IdeaQueue, normalise_changes
+from experiments.optimizer.status import agent_status_path
 from experiments.runs import ledger as run_ledger
 from experiments.runs.attempts import is_abandoned
 from experiments.spec.io import apply_overrides, effective_dict, flatten, spec_diff, spec_hash, validate_spec
@@ -43,13 +44,7 @@ from trader.signal_names import SIGNAL_NAMES
 
 log = logging.getLogger("gaussian.agent_job")
 
-STATUS_FILE = "agent_status.json"
 HISTORY_FILE = "agent_history.jsonl"
-
-
-def status_path() -> Path:
-    """runs/agent_status.json under the home: the last agent job's outcome, for `gaussian status`."""
-    return runs_dir() / STATUS_FILE
 
 
 def history_path() -> Path:
@@ -241,20 +236,8 @@ def write_status(outcome: ProposeOutcome, ledger: CostLedger, settings: LLMSetti
         "budget_blocked": outcome.budget_blocked or bool(spend.get("blocked")),
         "spend": spend,
     }
-    atomic_write_json(status_path(), doc)
+    atomic_write_json(agent_status_path(), doc)
     append_jsonl(history_path(), outcome.model_dump(mode="json"))
-
-
-def read_status() -> dict[str, Any] | None:
-    """The last agent job's status document, or None when the agent never ran."""
-    path = status_path()
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        return {"error": f"{path} is unreadable ({type(err).__name__})"}
-    return data if isinstance(data, dict) else None
 
 
 def run_agent_job(

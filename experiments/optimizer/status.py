@@ -11,14 +11,13 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from experiments.files import atomic_write_json
 from experiments.home import home_dir, queue_path, runs_dir
 from experiments.runs.progress import running_experiments
 from trader.errors import GaussianError
 
 RECENT = 5
+AGENT_STATUS_FILE = "agent_status.json"
 
 
 def optimizer_status_path() -> Path:
@@ -40,6 +39,23 @@ def read_optimizer_status() -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def agent_status_path() -> Path:
+    """runs/agent_status.json under the home: the last agent job's outcome (written by the agent job)."""
+    return runs_dir() / AGENT_STATUS_FILE
+
+
+def read_agent_status() -> dict[str, Any] | None:
+    """The last agent job's status document, or None when the agent never ran."""
+    path = agent_status_path()
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        return {"error": f"{path} is unreadable ({type(err).__name__})"}
+    return data if isinstance(data, dict) else None
+
+
 def _parse(t: Any) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(str(t))
@@ -56,7 +72,11 @@ def optimizer_liveness(doc: dict[str, Any] | None, now: dt.datetime) -> dict[str
     interval = float(doc.get("heartbeat_s") or 15.0)
     same_host = doc.get("host") == socket.gethostname()
     pid = doc.get("pid")
-    proc_alive = psutil.pid_exists(pid) if same_host and isinstance(pid, int) else None
+    proc_alive = None
+    if same_host and isinstance(pid, int):
+        import psutil  # only when an optimizer of this host left its status
+
+        proc_alive = psutil.pid_exists(pid)
     if doc.get("state") == "stopped":
         return {"running": False, "why": f"stopped ({doc.get('stop_reason') or 'no reason recorded'})",
                 "heartbeat_age_s": age}
@@ -70,14 +90,14 @@ def optimizer_liveness(doc: dict[str, Any] | None, now: dt.datetime) -> dict[str
 
 def _queue_part(ideas: list[Any] | None = None) -> tuple[dict[str, int], list[dict[str, Any]], list[dict[str, Any]],
                                                        str | None]:
-    from experiments.ideas.models import Status
-    from experiments.ideas.queue import IdeaQueue
+    from experiments.ideas.status import Status
+    from experiments.ideas.store import QueueStore
 
     if ideas is None:
         if not queue_path().exists():
             return {}, [], [], None
         try:
-            ideas = IdeaQueue(queue_path()).list()
+            ideas = QueueStore(queue_path()).ideas()
         except GaussianError as exc:
             return {}, [], [], str(exc)
     elif not ideas and not queue_path().exists():
@@ -115,9 +135,7 @@ def _agent_spend() -> dict[str, Any] | None:
 
 
 def _last_agent_job() -> dict[str, Any] | None:
-    from experiments.optimizer.agent_job import read_status
-
-    doc = read_status()
+    doc = read_agent_status()
     if doc is None:
         return None
     keep = ("time", "mode", "model", "summary", "proposals", "usd", "last_error", "budget_blocked")

@@ -20,16 +20,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from experiments.files import append_jsonl, atomic_write_json
+from experiments.files import append_jsonl, atomic_write_json, file_lock
 from experiments.home import home_dir, runs_dir
 from experiments.runs import ledger
 from experiments.runs.attempts import is_abandoned
 from experiments.runs.store import read_json, resolve_run
-from experiments.spec.io import describe_validation_error
 from trader.errors import GaussianError, StateError
 from trader.sharpe_stats import PERIODS_PER_YEAR, deflated_sharpe, trials_variance
 
@@ -70,6 +67,10 @@ def load_gate(path: str | Path | None = None) -> PromotionGate:
         if path is not None:
             raise PromotionError(f"{p}: promotion settings file not found")
         return PromotionGate()
+    import yaml  # here: the leaderboard and `gaussian status` use this module but never read the YAML
+
+    from experiments.spec.io import describe_validation_error
+
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -297,7 +298,7 @@ def promote(run: str | Path, *, gate: PromotionGate | None = None, force: bool =
     doc = read_json(run_dir / "metrics.json")
     gate = gate or load_gate()
     runs_dir().mkdir(parents=True, exist_ok=True)
-    with FileLock(str(promoted_path()) + ".lock", timeout=600):
+    with file_lock(promoted_path(), timeout=600):
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         incumbent = current_promoted()
         if incumbent is not None and incumbent.get("run_id") == run_id:

@@ -25,10 +25,10 @@ def _idea_results() -> dict[str, tuple[str | None, str]]:
     """idea id -> (the run id recorded as its result or None, the idea's title)."""
     if not queue_path().exists():
         return {}
-    from experiments.ideas.queue import IdeaQueue
+    from experiments.ideas.store import QueueStore
 
     try:
-        ideas = IdeaQueue(queue_path()).list()
+        ideas = QueueStore(queue_path()).ideas()
     except StateError:
         return {}
     return {i.id: (i.result.run_id if i.result else None, i.title) for i in ideas}

@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import os
 import platform
-import secrets
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 def new_run_id(spec_hash: str) -> str:
     """A sortable, unique run id: UTC time, the spec hash prefix and a short random suffix."""
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    return f"{now}-{spec_hash[:6]}-{secrets.token_hex(2)}"
+    return f"{now}-{spec_hash[:6]}-{os.urandom(2).hex()}"  # os.urandom, as secrets.token_hex, without its imports
 
 
 def create_run_dir(spec_hash: str) -> tuple[str, Path]:

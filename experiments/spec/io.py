@@ -8,11 +8,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from experiments.spec.model import ExperimentSpec
@@ -60,6 +58,10 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
         raise SpecError(f"{p}: cannot be read ({exc.strerror or exc})") from None
     if "\x00" in text:
         raise SpecError(f"{p}: not a text file (it holds NUL bytes); a spec is YAML, JSON or TOML text")
+    import tomllib  # the parsers load with the first file or override read: `gaussian queue show` reads none
+
+    import yaml
+
     try:
         if p.suffix in (".yaml", ".yml"):
             data = yaml.safe_load(text)
@@ -87,6 +89,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
         raise SpecError(f"override '{text}' has an empty field path")
+    import yaml
+
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:

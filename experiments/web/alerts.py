@@ -143,10 +143,10 @@ def _optimizer_events(now: dt.datetime) -> list[Event]:
 def _failure_events(n: int) -> list[Event]:
     if not queue_path().exists():
         return []
-    from experiments.ideas.queue import IdeaQueue
+    from experiments.ideas.store import QueueStore
 
     try:
-        ideas = IdeaQueue(queue_path()).list()
+        ideas = QueueStore(queue_path()).ideas()
     except StateError:
         return []  # the overview reports a damaged queue itself
     finished = sorted((i for i in ideas if i.status in (Status.DONE, Status.FAILED) and i.result),
