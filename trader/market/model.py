@@ -138,10 +138,38 @@ def bid_ask(theo: np.ndarray, widen: np.ndarray | float) -> tuple[np.ndarray, np
 
 def bid_ask_scalar(theo: float, widen: float) -> tuple[float, float]:
     """Scalar twin of bid_ask."""
-    width = TICK * math.ceil(round((SPREAD_BASE + SPREAD_PCT * theo) * widen / TICK, 9))
-    bid = max(math.floor(round((theo - width / 2.0) / TICK, 9)) * TICK, 0.0)
-    ask = max(math.ceil(round((theo + width / 2.0) / TICK, 9)) * TICK, bid + TICK)
-    return round(bid, 2), round(ask, 2)
+    width = TICK * _ceil9((SPREAD_BASE + SPREAD_PCT * theo) * widen / TICK)
+    bid = max(_floor9((theo - width / 2.0) / TICK) * TICK, 0.0)
+    ask = max(_ceil9((theo + width / 2.0) / TICK) * TICK, bid + TICK)
+    return _round_cents(bid), _round_cents(ask)
+
+
+# Python's round(x, n) rounds through the exact decimal expansion, a microsecond a call; the helpers below give
+# the same numbers and take that path only where it can matter (within 1e-8 of an integer, off the cent grid).
+def _ceil9(v: float) -> int:
+    """math.ceil(round(v, 9))."""
+    f = math.floor(v)
+    if 1e-8 < v - f < 1.0 - 1e-8:
+        return f + 1
+    return math.ceil(round(v, 9))
+
+
+def _floor9(v: float) -> int:
+    """math.floor(round(v, 9))."""
+    f = math.floor(v)
+    if 1e-8 < v - f < 1.0 - 1e-8:
+        return f
+    return math.floor(round(v, 9))
+
+
+def _round_cents(x: float) -> float:
+    """round(x, 2): a number within 1e-8 of a whole cent k rounds to the double nearest k / 100."""
+    y = x * 100.0
+    if -1e12 < y < 1e12:
+        k = round(y)
+        if k and abs(y - k) < 1e-6:
+            return k / 100.0
+    return round(x, 2)
 
 
 def activity(seed: int, day: int, vix: float, spot: float, strike: np.ndarray, is_put: np.ndarray,

@@ -24,7 +24,7 @@ class MomentumStrategy:
         closes = snap.closes
         if len(closes) <= self.vol_window:
             return []
-        rets = np.diff(np.log(closes[-self.vol_window - 1:]))
+        rets = snap.log_returns[-self.vol_window:]  # the feed's per-bar array: no logs recomputed per bar
         sigma = math.sqrt(float(np.dot(rets, rets)) / len(rets) * self.lookback)
         if not sigma > 0:
             return []
@@ -46,13 +46,22 @@ class RandomStrategy:
 
     name = "random"
 
+    BLOCK = 4096
+    """Draws taken from the generator at once: the same stream as two per bar, without a call per bar."""
+
     def __init__(self, entry_probability: float = 0.02, seed: int = 0) -> None:
         self.p = entry_probability
         self.rng = np.random.default_rng(seed)
+        self._draws: list[float] = []
+        self._next = 0
 
     def decide(self, snap: Snapshot) -> list[Intent]:
-        """One draw per bar: the draw at bar t depends only on how many bars came before."""
-        u, d = self.rng.random(2)
+        """One draw pair per bar: the draw at bar t depends only on how many bars came before."""
+        k = self._next
+        if k >= len(self._draws):
+            self._draws, k = self.rng.random(self.BLOCK).tolist(), 0
+        u, d = self._draws[k], self._draws[k + 1]
+        self._next = k + 2
         if u >= self.p:
             return []
         direction = 1 if d < 0.5 else -1
