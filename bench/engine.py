@@ -29,6 +29,8 @@ from trader.market.synthetic import generate_synthetic
 from trader.strategies.baselines import MomentumStrategy, RandomStrategy
 
 STRATEGIES = {"momentum": lambda: MomentumStrategy(), "random": lambda: RandomStrategy(0.02, 0)}
+REFERENCES = (("momentum", "momentum"), ("momentum", "momentum per bar"), ("random", "random"))
+"""(engine strategy, backtesting.py strategy) pairs: momentum against the indicator and the per-bar form."""
 
 
 def compare(market: Market, repeat: int) -> list[dict]:
@@ -36,22 +38,23 @@ def compare(market: Market, repeat: int) -> list[dict]:
     n = len(market.bars)
     spec = load_spec(None, ["entry.type=momentum"])
     rows = []
-    for name, make in STRATEGIES.items():
+    for name, reference in REFERENCES:
+        make = STRATEGIES[name]
         engine, theirs, trades, their_trades = float("inf"), None, 0, None
         for _ in range(repeat):
             secs, res = best_of(lambda make=make: evaluate(spec, market, 0, n, make()), 1, time.process_time)
             engine, trades = min(engine, secs), len(res.trades)
             if installed():
-                secs, stats = run_backtesting(market.bars, name)
+                secs, stats = run_backtesting(market.bars, reference)
                 theirs, their_trades = min(theirs or float("inf"), secs), int(stats["# Trades"])
-        rows.append({"strategy": name, "bars": n, "engine_s": engine, "engine_trades": trades, "bt_s": theirs,
+        rows.append({"strategy": reference, "bars": n, "engine_s": engine, "engine_trades": trades, "bt_s": theirs,
                      "bt_trades": their_trades})
     return rows
 
 
 def print_comparison(rows: list[dict]) -> None:
     """The side-by-side table (bars per CPU-second; x = engine / backtesting.py)."""
-    print(f"{'baseline':10} {'bars':>7} {'engine bars/CPU-s':>18} {'trades':>7} {'backtesting.py':>15} "
+    print(f"{'baseline':16} {'bars':>7} {'engine bars/CPU-s':>18} {'trades':>7} {'backtesting.py':>15} "
           f"{'trades':>7} {'x':>6}")
     for r in rows:
         mine = r["bars"] / r["engine_s"]
@@ -59,7 +62,7 @@ def print_comparison(rows: list[dict]) -> None:
             theirs, trades, ratio = "not installed", "-", "-"
         else:
             theirs, trades, ratio = f"{r['bars'] / r['bt_s']:,.0f}", str(r["bt_trades"]), f"{r['bt_s'] / r['engine_s']:.2f}"
-        print(f"{r['strategy']:10} {r['bars']:>7} {mine:>18,.0f} {r['engine_trades']:>7} {theirs:>15} {trades:>7} "
+        print(f"{r['strategy']:16} {r['bars']:>7} {mine:>18,.0f} {r['engine_trades']:>7} {theirs:>15} {trades:>7} "
               f"{ratio:>6}")
 
 

@@ -5,10 +5,12 @@ volatility, at least 1 sigma; random: one seeded draw pair per bar), same manage
 (at most 3 open trades, 5 bars of cooldown, stop and target, 45 minutes of holding at most, flat 5 minutes
 before the close). backtesting.py trades the underlying itself, so the stop and target are moves of the
 underlying (0.1% and 0.2%, about what an at-the-money 0DTE option's 8% and 15% are), and it prices no option.
-The momentum signal is an indicator computed once over all bars, as backtesting.py is meant to be used.
+The momentum signal is an indicator computed once over all bars, as backtesting.py is meant to be used;
+"momentum per bar" computes it in next() at every bar instead, as the engine's strategy does.
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -71,6 +73,20 @@ def _strategies() -> dict[str, type]:
             z = self.z[-1]
             return 0 if not abs(z) >= THRESHOLD else (1 if z > 0 else -1)
 
+    class MomentumPerBar(Managed):
+        """The momentum rule computed at each bar in next(), as the engine's MomentumStrategy does."""
+
+        def signal(self) -> int:
+            closes = self.data.Close
+            if len(closes) <= VOL_WINDOW:
+                return 0
+            rets = np.diff(np.log(closes[-VOL_WINDOW - 1:]))
+            sigma = math.sqrt(float(np.dot(rets, rets)) / len(rets) * LOOKBACK)
+            if not sigma > 0:
+                return 0
+            z = math.log(closes[-1] / closes[-1 - LOOKBACK]) / sigma
+            return 0 if abs(z) < THRESHOLD else (1 if z > 0 else -1)
+
     class Random(Managed):
         p, seed = 0.02, 0
 
@@ -82,7 +98,7 @@ def _strategies() -> dict[str, type]:
             u, d = self.rng.random(2)
             return 0 if u >= self.p else (1 if d < 0.5 else -1)
 
-    return {"momentum": Momentum, "random": Random}
+    return {"momentum": Momentum, "momentum per bar": MomentumPerBar, "random": Random}
 
 
 def installed() -> bool:

@@ -67,6 +67,45 @@ class EngineResult:
     fees: float
 
 
+class _BarSnapshot(Snapshot):
+    """The engine's snapshot: reads the account, positions and closes from the engine when a strategy asks (nothing
+    changes while it decides), so a bar where the strategy reads little costs little."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: Engine, i: int) -> None:  # every other field is read lazily
+        self.i = i
+        self.series = engine.series
+        self._engine = engine
+        self._feed = engine.feed
+        self._time = None
+        self._extra = None
+
+    @property
+    def closes(self) -> np.ndarray:  # type: ignore[override]
+        return self._feed._close[: self.i + 1]
+
+    @property
+    def positions(self) -> tuple[Position, ...]:  # type: ignore[override]
+        return tuple(self._engine.positions.values())
+
+    @property
+    def cash(self) -> float:  # type: ignore[override]
+        return self._engine.broker.cash()
+
+    @property
+    def equity(self) -> float:  # type: ignore[override]
+        return self._engine.broker.cash() + self._engine._open_value()
+
+    @property
+    def minutes_to_close(self) -> float:  # type: ignore[override]
+        return self._engine._to_close[self.i]
+
+    @property
+    def pending_opens(self) -> int:  # type: ignore[override]
+        return self._engine._pending_opens
+
+
 class Engine:
     """Runs a strategy bar by bar over a feed with a broker, applying the layered exits."""
 
@@ -149,17 +188,15 @@ class Engine:
         open_value: list[float] = []
         n_open: list[int] = []
         broker_cash = self.broker.cash
-        positions = self.positions
-        reuse = self.cfg.costs.latency_bars > 0  # nothing fills between the snapshot and the bar's end
         for k, i in enumerate(range(start, end)):
             self.prepare(i)
             self._decide(i)
-            value = self._snap_value if reuse else self._open_value()
+            value = self._open_value()
             c = broker_cash()
             cash.append(c)
             open_value.append(value)
             eq.append(c + value)
-            n_open.append(len(positions))
+            n_open.append(len(self.positions))
             if progress is not None and (k % 500 == 0 or k == n - 1):
                 progress(k + 1)
         if close_at_end and n > 0:
@@ -198,11 +235,8 @@ class Engine:
         return self._decide(i)
 
     def snapshot(self, i: int) -> Snapshot:
-        """What a strategy may know at bar i (its time and log returns are read from the feed when asked for)."""
-        cash = self.broker.cash()
-        self._snap_value = value = self._open_value()
-        return Snapshot(i, None, self.feed._close[: i + 1], tuple(self.positions.values()), cash, cash + value,
-                        self._to_close[i], self.series, self._pending_opens, feed=self.feed)
+        """What a strategy may know at bar i (each field read from the engine or the feed when asked for)."""
+        return _BarSnapshot(self, i)
 
     # ------------------------------------------------------------------------------------- exits
     def _mark_and_exit(self, i: int) -> None:

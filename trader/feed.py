@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,7 @@ class ReplayFeed:
         self._log_returns = np.empty(max(self.n - 1, 0))
         self._logs_known = 0  # bars whose log close is computed
         self._stamps = Stamps(self.timestamps)
+        self._derived: dict[Any, np.ndarray] = {}
 
     def known_bars(self) -> int:
         """How many bars from the start hold their final values (a recorded market: all of them)."""
@@ -113,6 +115,21 @@ class ReplayFeed:
                 raise DataError(f"bar {i} has no final close yet (known up to bar {hi - 1})")
         return self._log_returns[:i]
 
+    def derived(self, key: Any, fn: Callable[[np.ndarray, int], np.ndarray], i: int) -> Any:
+        """Row i of a per-bar array derived from the closes, computed in one numpy pass over the bars known so far
+        and extended as more arrive. `fn(closes, start)` returns rows start.. of the array for `closes` (all
+        closes known); row t must use closes up to t only (causal by construction, as BarSeries arrays are)."""
+        self._check(i)
+        rows = self._derived.get(key)
+        if rows is None or i >= len(rows):
+            start = 0 if rows is None else len(rows)
+            new = np.asarray(fn(self._close[: self.known_bars()], start), dtype=float)
+            rows = new if rows is None else np.concatenate([rows, new])
+            self._derived[key] = rows
+            if i >= len(rows):
+                raise DataError(f"bar {i} has no final close yet (known up to bar {len(rows) - 1})")
+        return rows[i]
+
     def last_close(self) -> float:
         """The current bar's close."""
         return float(self._close[self.clock.index()])
@@ -124,7 +141,7 @@ class ReplayFeed:
     def mark(self, expiry: dt.date, strike: float, right: str) -> float:
         """A contract's mid at the current bar (what positions are marked at); the quoter's cheaper `mid` when it
         has one, else its quote's mid."""
-        quoter = self.quoter()
+        quoter = self.market.quoter or self.quoter()
         i = int(self._src[self.clock.index()])
         mid = getattr(quoter, "mid", None)
         return mid(i, expiry, strike, right) if mid is not None else quoter.quote(i, expiry, strike, right).mid

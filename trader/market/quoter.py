@@ -96,6 +96,7 @@ class ModelQuoter:
         self._listing: list[dt.date] = expiry_dates(first, listing_end, expiry_rule)
         self._symbols: dict[tuple[dt.date, str, float], str] = {}
         self._strikes: dict[float, np.ndarray] = {}
+        self._times_at: tuple[int, Any, tuple[float, float]] = (-1, None, (0.0, 0.0))
 
     # ------------------------------------------------------------------ helpers
     def _ordinal(self, day: dt.date) -> int:
@@ -118,13 +119,19 @@ class ModelQuoter:
         return hit
 
     def _times(self, i: int, expiry: dt.date) -> tuple[float, float]:
-        """Calendar time (ACT/365) and variance time (trading years) from bar i's close to expiry."""
+        """Calendar time (ACT/365) and variance time (trading years) from bar i's close to expiry (the last pair
+        kept: a bar's quotes of one expiry share it)."""
+        last = self._times_at
+        if last[0] == i and type(expiry) is dt.date and last[1] == expiry:
+            return last[2]
         exp_ord, exp_ns = self._expiry(expiry)
         t_cal = (exp_ns - self._end_ns[i]) / _NS / SECONDS_PER_YEAR
         if t_cal <= 0.0:
-            return 0.0, 0.0
-        t_var = (self._var_left[i] + max(exp_ord - self._ord[i], 0)) / model.TRADING_DAYS
-        return t_cal, t_var
+            times = (0.0, 0.0)
+        else:
+            times = (t_cal, (self._var_left[i] + max(exp_ord - self._ord[i], 0)) / model.TRADING_DAYS)
+        self._times_at = (i, expiry, times)
+        return times
 
     def _check_bar(self, i: int) -> int:
         i = int(i)

@@ -84,6 +84,13 @@ class Snapshot:
         """The current close."""
         return float(self.closes[-1])
 
+    def derived(self, key: Any, fn: Any) -> Any:
+        """Row i of a causal per-bar array `fn(closes, start)` of the closes (see ReplayFeed.derived): computed once
+        for all bars known, not at every bar."""
+        if self._feed is not None:
+            return self._feed.derived(key, fn, self.i)
+        return fn(self.closes, self.i)[0]
+
     @property
     def log_returns(self) -> np.ndarray:
         """Log returns of the closes up to now (row k: bar k to bar k + 1), from the feed's per-bar arrays."""

@@ -24,6 +24,8 @@ class MomentumStrategy:
         closes = snap.closes
         if len(closes) <= self.vol_window:
             return []
+        if snap.derived(("momentum_bound", self.lookback, self.vol_window), self._z_bound) < self.threshold:
+            return []  # the exact |z| is below the threshold too: nothing to compute at this bar
         rets = snap.log_returns[-self.vol_window:]  # the feed's per-bar array: no logs recomputed per bar
         sigma = math.sqrt(float(np.dot(rets, rets)) / len(rets) * self.lookback)
         if not sigma > 0:
@@ -36,6 +38,27 @@ class MomentumStrategy:
         confidence = min(0.99, 0.5 + 0.5 * math.tanh(abs(z) - self.threshold))
         ctx = EntryContext(strategy=self.name, direction=direction, confidence=confidence, signals=("momentum",))
         return [Intent("open", direction=direction, context=ctx)]
+
+    def _z_bound(self, closes: np.ndarray, start: int) -> np.ndarray:
+        """An upper bound of |z| at bars start.. in one numpy pass (NaN where none is safe): the same figure
+        with window sums instead of a dot product per bar, padded by far more than their rounding can differ."""
+        lb, vw = self.lookback, self.vol_window
+        lo = max(0, start - vw - 1)
+        logc = np.log(closes[lo:])
+        rets = np.diff(logc)
+        out = np.full(len(closes) - start, np.nan)
+        first = max(start, vw)  # rows before have no full window
+        if len(closes) <= first:
+            return out
+        sq = rets * rets
+        sums = np.lib.stride_tricks.sliding_window_view(sq, vw).sum(axis=1)  # sums[k]: returns k..k+vw-1
+        rows = np.arange(first, len(closes))
+        var = sums[rows - vw - lo] / vw * lb
+        move = np.abs(logc[rows - lo] - logc[rows - lb - lo])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = (move * (1 + 1e-9) + 1e-12) / (np.sqrt(var) * (1 - 1e-9))
+        out[first - start:] = np.where(var > 1e-14, bound, np.nan)
+        return out
 
     def on_trade_closed(self, trade: object) -> None:
         """Momentum does not learn."""
