@@ -38,7 +38,7 @@ def compare(market: Market, repeat: int) -> list[dict]:
     n = len(market.bars)
     spec = load_spec(None, ["entry.type=momentum"])
     rows = []
-    for name, reference in REFERENCES:
+    for name, reference in REFERENCES if installed() else [(s, s) for s in STRATEGIES]:
         make = STRATEGIES[name]
         engine, theirs, trades, their_trades = float("inf"), None, 0, None
         for _ in range(repeat):
