@@ -141,6 +141,9 @@ class Engine:
 
             self._rules = replace(self._rules, flat_by_eod=False)
         self._precompute(feed.timestamps)
+        # no entry this close to the flat-by-end-of-day exit: its fill would come after it
+        self._entry_lead = self._rules.eod_minutes_before_close + config.interval_minutes * (
+            config.costs.latency_bars + 1)
         self._expiry_ns: dict[Any, int] = {}
 
     def _precompute(self, stamps: pd.DatetimeIndex) -> None:
@@ -247,18 +250,20 @@ class Engine:
         check = self._rules.check
         exit_model = self.exit_model
         feed = self.feed
+        mark = feed.marker() if exit_model is None else None
+        expiry_ns = self._expiry_ns
         marks: dict[tuple, float] = {}  # positions in one contract share its mark
         for pos in list(self.positions.values()):
-            key = (pos.expiry, pos.strike, pos.right)
             q = None
             try:
-                if exit_model is not None:
+                if mark is None:
                     q = feed.quote(pos.expiry, pos.strike, pos.right)
                     mid = q.mid
                 else:
+                    key = (pos.expiry, pos.strike, pos.right)
                     mid = marks.get(key)
                     if mid is None:
-                        mid = marks[key] = feed.mark(pos.expiry, pos.strike, pos.right)
+                        mid = marks[key] = mark(pos.expiry, pos.strike, pos.right)
             except MissingQuoteError:
                 continue
             pos.last_mark = mid
@@ -266,7 +271,8 @@ class Engine:
             if pos.closing:
                 continue
             held = (end - pos.entry_time.value) / 1e9 / 60.0
-            to_expiry = (self._expiry_close_ns(pos.expiry) - end) / 1e9 / 60.0
+            to_expiry = (expiry_ns.get(pos.expiry) or self._expiry_close_ns(pos.expiry)) - end
+            to_expiry = to_expiry / 1e9 / 60.0
             reason = check(pos, mid, held, to_close, to_expiry)
             if reason is None and exit_model is not None and exit_model.should_exit(pos, q, i, held, to_expiry):
                 reason = ExitReason.MODEL_EXIT
@@ -279,6 +285,8 @@ class Engine:
         today = self._session[i]
         last_bar = self._to_close[i] <= 0.0
         for pos in list(self.positions.values()):
+            if pos.expiry > today:
+                continue
             if pos.expiry < today or (pos.expiry == today and last_bar and not self._daily) or (
                 self._daily and pos.expiry <= today
             ):
@@ -339,11 +347,7 @@ class Engine:
             return False
         if i - self._last_entry_bar <= self.cfg.cooldown_bars:
             return False
-        if self._rules.flat_by_eod:
-            lead = self._rules.eod_minutes_before_close + self.cfg.interval_minutes * (self.cfg.costs.latency_bars + 1)
-            if self._to_close[i] <= lead:
-                return False
-        return True
+        return not (self._rules.flat_by_eod and self._to_close[i] <= self._entry_lead)
 
     def _submit_open(self, intent: Intent, i: int) -> bool:
         right = "C" if intent.direction > 0 else "P"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -69,7 +70,7 @@ class ReplayFeed:
         self._log_returns = np.empty(max(self.n - 1, 0))
         self._logs_known = 0  # bars whose log close is computed
         self._stamps = Stamps(self.timestamps)
-        self._derived: dict[Any, np.ndarray] = {}
+        self._derived: dict[Any, list[float]] = {}
 
     def known_bars(self) -> int:
         """How many bars from the start hold their final values (a recorded market: all of them)."""
@@ -122,10 +123,9 @@ class ReplayFeed:
         self._check(i)
         rows = self._derived.get(key)
         if rows is None or i >= len(rows):
-            start = 0 if rows is None else len(rows)
-            new = np.asarray(fn(self._close[: self.known_bars()], start), dtype=float)
-            rows = new if rows is None else np.concatenate([rows, new])
-            self._derived[key] = rows
+            if rows is None:
+                rows = self._derived[key] = []
+            rows += np.asarray(fn(self._close[: self.known_bars()], len(rows)), dtype=float).tolist()
             if i >= len(rows):
                 raise DataError(f"bar {i} has no final close yet (known up to bar {len(rows) - 1})")
         return rows[i]
@@ -139,12 +139,18 @@ class ReplayFeed:
         return self.quoter().quote(int(self._src[self.clock.index()]), expiry, strike, right)
 
     def mark(self, expiry: dt.date, strike: float, right: str) -> float:
-        """A contract's mid at the current bar (what positions are marked at); the quoter's cheaper `mid` when it
+        """A contract's mid at the current bar (what positions are marked at)."""
+        return self.marker()(expiry, strike, right)
+
+    def marker(self) -> Callable[[dt.date, float, str], float]:
+        """`mark` bound to the current bar, for marking every held position: the quoter's cheaper `mid` when it
         has one, else its quote's mid."""
-        quoter = self.market.quoter or self.quoter()
+        quoter = self.quoter()
         i = int(self._src[self.clock.index()])
         mid = getattr(quoter, "mid", None)
-        return mid(i, expiry, strike, right) if mid is not None else quoter.quote(i, expiry, strike, right).mid
+        if mid is not None:
+            return partial(mid, i)
+        return lambda expiry, strike, right: quoter.quote(i, expiry, strike, right).mid
 
     def quoter(self):
         """The market's option quoter (callers pass it bar positions from `source_bar`)."""
