@@ -20,6 +20,7 @@ from trader.market.calendar import session_close_times
 from trader.market.synthetic import generate_synthetic
 from trader.options import expiry_close
 from trader.selection import _nearest
+from trader.strategies.base import BarSeries, Snapshot
 from trader.strategies.baselines import RandomStrategy
 
 
@@ -75,9 +76,10 @@ def test_log_returns_at_once_and_bar_by_bar_equal_the_per_window_logs(market) ->
 def test_random_entries_drawn_in_blocks_equal_two_draws_a_bar() -> None:
     strategy = RandomStrategy(0.5, seed=3)
     rng = np.random.default_rng(3)
-    for i in range(3 * RandomStrategy.BLOCK):
+    snap = Snapshot(0, None, np.ones(1), (), 0.0, 0.0, 60.0, BarSeries({}))
+    for _ in range(3 * RandomStrategy.BLOCK):
         u, d = rng.random(2)
-        intents = strategy.decide(None)  # the random baseline reads nothing from the snapshot
+        intents = strategy.decide(snap)
         assert bool(intents) == (u < 0.5)
         if intents:
             assert intents[0].direction == (1 if d < 0.5 else -1)

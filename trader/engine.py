@@ -159,7 +159,7 @@ class Engine:
         days, first, inverse = np.unique(day, return_index=True, return_inverse=True)
         dates = np.empty(len(days), dtype=object)
         dates[:] = list(wall[first].date)
-        self._session = dates[inverse]
+        self._session: list = dates[inverse].tolist()
         closes = session_close_times(list(dates))
         close_at = [closes.get(d, pd.NaT) for d in dates]
         known = np.array([c is not pd.NaT for c in close_at], dtype=bool)
@@ -283,10 +283,10 @@ class Engine:
         if not self.positions:
             return
         today = self._session[i]
-        last_bar = self._to_close[i] <= 0.0
         for pos in list(self.positions.values()):
             if pos.expiry > today:
                 continue
+            last_bar = self._to_close[i] <= 0.0
             if pos.expiry < today or (pos.expiry == today and last_bar and not self._daily) or (
                 self._daily and pos.expiry <= today
             ):
