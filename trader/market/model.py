@@ -137,29 +137,20 @@ def bid_ask(theo: np.ndarray, widen: np.ndarray | float) -> tuple[np.ndarray, np
 
 
 def bid_ask_scalar(theo: float, widen: float) -> tuple[float, float]:
-    """Scalar twin of bid_ask."""
-    width = TICK * _ceil9((SPREAD_BASE + SPREAD_PCT * theo) * widen / TICK)
-    bid = max(_floor9((theo - width / 2.0) / TICK) * TICK, 0.0)
-    ask = max(_ceil9((theo + width / 2.0) / TICK) * TICK, bid + TICK)
+    """Scalar twin of bid_ask.
+
+    Python's round(x, 9) goes through the exact decimal expansion (about a microsecond a call); it can change a
+    ceil or floor only within 1e-8 of an integer, so it is taken only there (`_round_cents` likewise)."""
+    v = (SPREAD_BASE + SPREAD_PCT * theo) * widen / TICK
+    f = math.floor(v)
+    width = TICK * (f + 1 if 1e-8 < v - f < 1.0 - 1e-8 else math.ceil(round(v, 9)))
+    v = (theo - width / 2.0) / TICK
+    f = math.floor(v)
+    bid = max((f if 1e-8 < v - f < 1.0 - 1e-8 else math.floor(round(v, 9))) * TICK, 0.0)
+    v = (theo + width / 2.0) / TICK
+    f = math.floor(v)
+    ask = max((f + 1 if 1e-8 < v - f < 1.0 - 1e-8 else math.ceil(round(v, 9))) * TICK, bid + TICK)
     return _round_cents(bid), _round_cents(ask)
-
-
-# Python's round(x, n) rounds through the exact decimal expansion, a microsecond a call; the helpers below give
-# the same numbers and take that path only where it can matter (within 1e-8 of an integer, off the cent grid).
-def _ceil9(v: float) -> int:
-    """math.ceil(round(v, 9))."""
-    f = math.floor(v)
-    if 1e-8 < v - f < 1.0 - 1e-8:
-        return f + 1
-    return math.ceil(round(v, 9))
-
-
-def _floor9(v: float) -> int:
-    """math.floor(round(v, 9))."""
-    f = math.floor(v)
-    if 1e-8 < v - f < 1.0 - 1e-8:
-        return f
-    return math.floor(round(v, 9))
 
 
 def _round_cents(x: float) -> float:
