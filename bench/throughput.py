@@ -9,7 +9,8 @@ beforehand (as it is after an optimizer's first run):
   cache        as before, one thread per library and the fitted-model cache
   warm         all of that, each experiment forked from the warm server (the optimizer's default)
 Half of the ideas change only exit settings (the predictor and regime HMM are reused from the cache), the other
-half change the entry (every model is reused). The table prints seconds, experiments per hour and the ratio to
+half change the entry (every model is reused). Last, the engine against the strategies it shares with a reference
+loop: bench/engine.py's comparison with backtesting.py (bars per CPU-second), on `--sessions` sessions. The table prints seconds, experiments per hour and the ratio to
 `before`, and checks that the cache changes no figure: metrics.json of `cache` equals `1 thread` run for run,
 timings aside.
 """
@@ -94,6 +95,12 @@ def main() -> None:
         same = [_strip(a) == _strip(b) for a, b in zip(docs["1 thread"], docs[other], strict=True)]
         print(f"metrics of '{other}' identical to '1 thread': {sum(same)}/{len(same)} runs")
     print(f"{args.cycles} cycles, {args.sessions} sessions; python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print()
+    from bench.engine import compare, print_comparison
+    from trader.market.synthetic import generate_synthetic
+
+    print_comparison(compare(generate_synthetic(sessions=args.sessions, seed=0, edge=0.3), 2))
+    print("load average", ", ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from trader.broker.base import CostModel
 from trader.clock import BarClock
 from trader.domain import EntryContext, ExitReason, Fill, Intent, Order, Position, Side, Trade
 from trader.exit_rules import HardExitRules
-from trader.feed import ReplayFeed
+from trader.feed import ReplayFeed, Stamps
 from trader.market.base import MissingQuoteError
 from trader.market.calendar import session_close_times
 from trader.options import expiry_close, occ_symbol
@@ -67,6 +67,45 @@ class EngineResult:
     fees: float
 
 
+class _BarSnapshot(Snapshot):
+    """The engine's snapshot: reads the account, positions and closes from the engine when a strategy asks (nothing
+    changes while it decides), so a bar where the strategy reads little costs little."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: Engine, i: int) -> None:  # every other field is read lazily
+        self.i = i
+        self.series = engine.series
+        self._engine = engine
+        self._feed = engine.feed
+        self._time = None
+        self._extra = None
+
+    @property
+    def closes(self) -> np.ndarray:  # type: ignore[override]
+        return self._feed._close[: self.i + 1]
+
+    @property
+    def positions(self) -> tuple[Position, ...]:  # type: ignore[override]
+        return tuple(self._engine.positions.values())
+
+    @property
+    def cash(self) -> float:  # type: ignore[override]
+        return self._engine.broker.cash()
+
+    @property
+    def equity(self) -> float:  # type: ignore[override]
+        return self._engine.broker.cash() + self._engine._open_value()
+
+    @property
+    def minutes_to_close(self) -> float:  # type: ignore[override]
+        return self._engine._to_close[self.i]
+
+    @property
+    def pending_opens(self) -> int:  # type: ignore[override]
+        return self._engine._pending_opens
+
+
 class Engine:
     """Runs a strategy bar by bar over a feed with a broker, applying the layered exits."""
 
@@ -95,42 +134,72 @@ class Engine:
         self._last_entry_bar = -10**9
         self._pending_opens = 0
         self._daily = config.interval_minutes >= 390
-        stamps = feed.timestamps
-        self._stamps = list(stamps)
-        self._bar_delta = pd.Timedelta(minutes=config.interval_minutes)
-        self._ends = list(stamps + self._bar_delta)
-        self._session = np.array(stamps.date)
-        closes = session_close_times(sorted(set(self._session)))
-        close_for = np.array([closes.get(d, pd.NaT) for d in self._session], dtype=object)
-        self._to_close = np.array(
-            [(c - e).total_seconds() / 60.0 if c is not pd.NaT else 0.0 for c, e in zip(close_for, self._ends)]
-        )
-        if self._daily:
-            self._to_close[:] = 0.0
         self._rules = config.rules
         if self._daily and self._rules.flat_by_eod:
             # A daily bar spans the whole session: "flat by end of day" would close every position at once.
             from dataclasses import replace
 
             self._rules = replace(self._rules, flat_by_eod=False)
-        self._equity = np.zeros(0)
+        self._precompute(feed.timestamps)
+        # no entry this close to the flat-by-end-of-day exit: its fill would come after it
+        self._entry_lead = self._rules.eod_minutes_before_close + config.interval_minutes * (
+            config.costs.latency_bars + 1)
+        self._expiry_ns: dict[Any, int] = {}
+
+    def _precompute(self, stamps: pd.DatetimeIndex) -> None:
+        """The per-bar clock figures, computed once from the timestamps with numpy (no object per bar): the
+        bar's end in ns, its session date and the minutes from its end to the session's close (0 on daily bars).
+        A live feed knows its session's timestamps ahead, so paper and live trading read the same arrays."""
+        self._bar_delta = pd.Timedelta(minutes=self.cfg.interval_minutes)
+        ends = stamps + self._bar_delta
+        self._ends = Stamps(ends)  # boxed one at a time, only for fills and trades
+        end_ns = ends.as_unit("ns").asi8
+        wall = stamps.tz_localize(None) if stamps.tz is not None else stamps
+        day = wall.as_unit("ns").asi8 // 86_400_000_000_000
+        days, first, inverse = np.unique(day, return_index=True, return_inverse=True)
+        dates = np.empty(len(days), dtype=object)
+        dates[:] = list(wall[first].date)
+        self._session: list = dates[inverse].tolist()
+        closes = session_close_times(list(dates))
+        close_at = [closes.get(d, pd.NaT) for d in dates]
+        known = np.array([c is not pd.NaT for c in close_at], dtype=bool)
+        close_ns = np.array([c.value if c is not pd.NaT else 0 for c in close_at], dtype=np.int64)
+        to_close = np.where(known[inverse], (close_ns[inverse] - end_ns) / 1e9 / 60.0, 0.0)
+        if self._daily:
+            to_close[:] = 0.0
+        self._end_ns: list[int] = end_ns.tolist()
+        self._to_close: list[float] = to_close.tolist()
+
+    def _end(self, i: int) -> pd.Timestamp:
+        """Bar i's end: when its fills and exits happen."""
+        return self._ends[i]
+
+    def _expiry_close_ns(self, expiry: Any) -> int:
+        """16:00 New York on an expiry date in ns, cached per date."""
+        ns = self._expiry_ns.get(expiry)
+        if ns is None:
+            ns = self._expiry_ns[expiry] = expiry_close(expiry).value
+        return ns
 
     # ------------------------------------------------------------------------------------------ run
     def run(self, start: int, end: int, progress: Callable[[int], None] | None = None,
             close_at_end: bool = True) -> EngineResult:
         """Evaluate bars [start, end) and return trades and the equity curve."""
         n = max(0, end - start)
-        eq = np.zeros(n)
-        cash = np.zeros(n)
-        open_value = np.zeros(n)
-        n_open = np.zeros(n, dtype=np.int32)
+        eq: list[float] = []
+        cash: list[float] = []
+        open_value: list[float] = []
+        n_open: list[int] = []
+        broker_cash = self.broker.cash
         for k, i in enumerate(range(start, end)):
-            self.step(i)
+            self.prepare(i)
+            self._decide(i)
             value = self._open_value()
-            cash[k] = self.broker.cash()
-            open_value[k] = value
-            eq[k] = cash[k] + value
-            n_open[k] = len(self.positions)
+            c = broker_cash()
+            cash.append(c)
+            open_value.append(value)
+            eq.append(c + value)
+            n_open.append(len(self.positions))
             if progress is not None and (k % 500 == 0 or k == n - 1):
                 progress(k + 1)
         if close_at_end and n > 0:
@@ -141,7 +210,9 @@ class Engine:
             n_open[-1] = len(self.positions)
         index = self.feed.timestamps[start:end]
         equity = pd.DataFrame(
-            {"equity": eq, "cash": cash, "open_value": open_value, "n_open": n_open}, index=index
+            {"equity": np.array(eq, dtype=float), "cash": np.array(cash, dtype=float),
+             "open_value": np.array(open_value, dtype=float), "n_open": np.array(n_open, dtype=np.int32)},
+            index=index,
         )
         equity.index.name = "timestamp"
         fees = float(getattr(self.broker, "fees_paid", 0.0))
@@ -156,47 +227,54 @@ class Engine:
         """The first half of a bar: move the clock, take fills, settle expiries, mark and run the exit layers."""
         self.clock.advance_to(i)
         self.series.now = i
-        self.take_fills(i)
-        self._settle_expiring(i)
-        self._mark_and_exit(i)
+        if self._orders:
+            self.take_fills(i)
+        if self.positions:
+            self._settle_expiring(i)
+            self._mark_and_exit(i)
 
     def decide(self, i: int) -> list[Intent]:
         """The second half of a bar (after `prepare`): the strategy decides and its intents become orders."""
         return self._decide(i)
 
     def snapshot(self, i: int) -> Snapshot:
-        """What a strategy may know at bar i."""
-        return Snapshot(
-            i=i,
-            time=self._stamps[i],
-            closes=self.feed._close[: i + 1],
-            positions=tuple(self.positions.values()),
-            cash=self.broker.cash(),
-            equity=self.broker.cash() + self._open_value(),
-            minutes_to_close=float(self._to_close[i]),
-            series=self.series,
-            pending_opens=self._pending_opens,
-        )
+        """What a strategy may know at bar i (each field read from the engine or the feed when asked for)."""
+        return _BarSnapshot(self, i)
 
     # ------------------------------------------------------------------------------------- exits
     def _mark_and_exit(self, i: int) -> None:
         if not self.positions:
             return
-        end = self._ends[i]
+        end = self._end_ns[i]
+        to_close = self._to_close[i]
+        check = self._rules.check
+        exit_model = self.exit_model
+        feed = self.feed
+        mark = feed.marker() if exit_model is None else None
+        expiry_ns = self._expiry_ns
+        marks: dict[tuple, float] = {}  # positions in one contract share its mark
         for pos in list(self.positions.values()):
+            q = None
             try:
-                q = self.feed.quote(pos.expiry, pos.strike, pos.right)
+                if mark is None:
+                    q = feed.quote(pos.expiry, pos.strike, pos.right)
+                    mid = q.mid
+                else:
+                    key = (pos.expiry, pos.strike, pos.right)
+                    mid = marks.get(key)
+                    if mid is None:
+                        mid = marks[key] = mark(pos.expiry, pos.strike, pos.right)
             except MissingQuoteError:
                 continue
-            pos.last_mark = q.mid
-            pos.peak_price = max(pos.peak_price, q.mid)
+            pos.last_mark = mid
+            pos.peak_price = max(pos.peak_price, mid)
             if pos.closing:
                 continue
-            held = (end - pos.entry_time).total_seconds() / 60.0
-            to_expiry = (expiry_close(pos.expiry) - end).total_seconds() / 60.0
-            reason = self._rules.check(pos, q.mid, held, float(self._to_close[i]), to_expiry)
-            if reason is None and self.exit_model is not None and self.exit_model.should_exit(
-                    pos, q, i, held, to_expiry):
+            held = (end - pos.entry_time.value) / 1e9 / 60.0
+            to_expiry = (expiry_ns.get(pos.expiry) or self._expiry_close_ns(pos.expiry)) - end
+            to_expiry = to_expiry / 1e9 / 60.0
+            reason = check(pos, mid, held, to_close, to_expiry)
+            if reason is None and exit_model is not None and exit_model.should_exit(pos, q, i, held, to_expiry):
                 reason = ExitReason.MODEL_EXIT
             if reason is not None:
                 self._submit_close(pos, reason, i)
@@ -205,8 +283,10 @@ class Engine:
         if not self.positions:
             return
         today = self._session[i]
-        last_bar = self._to_close[i] <= 0.0
         for pos in list(self.positions.values()):
+            if pos.expiry > today:
+                continue
+            last_bar = self._to_close[i] <= 0.0
             if pos.expiry < today or (pos.expiry == today and last_bar and not self._daily) or (
                 self._daily and pos.expiry <= today
             ):
@@ -215,7 +295,7 @@ class Engine:
                 self.broker.settle(pos.contracts, intrinsic)
                 self._cancel_pending_close(pos.position_id)
                 reason = ExitReason.EXPIRY_ITM if intrinsic > 0 else ExitReason.EXPIRY_OTM
-                self._close_trade(pos, intrinsic, 0.0, self._ends[i], reason)
+                self._close_trade(pos, intrinsic, 0.0, self._end(i), reason)
 
     def close_all(self, i: int, reason: ExitReason) -> None:
         """Close every open position at the current bid immediately (end of data, kill switch)."""
@@ -227,13 +307,13 @@ class Engine:
             except MissingQuoteError:
                 price = max(0.0, pos.last_mark)
             fees = self.broker.liquidate(pos.contracts, price, symbol=pos.symbol)
-            self._close_trade(pos, price, fees, self._ends[i], reason)
+            self._close_trade(pos, price, fees, self._end(i), reason)
 
     # ---------------------------------------------------------------------------------- decisions
     def _decide(self, i: int) -> list[Intent]:
         intents = self.strategy.decide(self.snapshot(i))
         acted = self._act(intents, i) if intents else intents
-        if self.cfg.costs.latency_bars == 0:
+        if self.cfg.costs.latency_bars == 0 and self._orders:
             self.take_fills(i)  # zero latency: orders of this bar fill at this bar's quote
         return acted
 
@@ -257,7 +337,7 @@ class Engine:
                 acted.append(intent)
         if acted:
             self.decisions.append(
-                {"bar": i, "time": str(self.feed.timestamps[i]),
+                {"bar": i, "time": str(self.feed.stamp(i)),
                  "intents": [(a.action, a.direction, a.position_id) for a in acted]}
             )
         return acted
@@ -267,11 +347,7 @@ class Engine:
             return False
         if i - self._last_entry_bar <= self.cfg.cooldown_bars:
             return False
-        if self._rules.flat_by_eod:
-            lead = self._rules.eod_minutes_before_close + self.cfg.interval_minutes * (self.cfg.costs.latency_bars + 1)
-            if self._to_close[i] <= lead:
-                return False
-        return True
+        return not (self._rules.flat_by_eod and self._to_close[i] <= self._entry_lead)
 
     def _submit_open(self, intent: Intent, i: int) -> bool:
         right = "C" if intent.direction > 0 else "P"
@@ -294,7 +370,7 @@ class Engine:
         if contracts < 1:
             return False
         symbol = occ_symbol(c.symbol, choice.expiry, right, choice.strike)
-        order = Order(self._next_order, symbol, Side.BUY_TO_OPEN, contracts, self._stamps[i],
+        order = Order(self._next_order, symbol, Side.BUY_TO_OPEN, contracts, self.feed.stamp(i),
                       tag=f"open-{self._next_order}")
         self._next_order += 1
         context = intent.context or EntryContext(strategy=getattr(self.strategy, "name", "?"),
@@ -308,7 +384,7 @@ class Engine:
         return True
 
     def _submit_close(self, pos: Position, reason: ExitReason, i: int) -> None:
-        order = Order(self._next_order, pos.symbol, Side.SELL_TO_CLOSE, pos.contracts, self._stamps[i],
+        order = Order(self._next_order, pos.symbol, Side.SELL_TO_CLOSE, pos.contracts, self.feed.stamp(i),
                       tag=f"close-{self._next_order}")
         self._next_order += 1
         self._orders[order.order_id] = (order, {"position_id": pos.position_id, "reason": reason})
@@ -324,7 +400,7 @@ class Engine:
     # -------------------------------------------------------------------------------- bookkeeping
     def _on_fill(self, fill: Fill, i: int) -> None:
         _order, meta = self._orders.pop(fill.order_id)
-        when = self._ends[i]
+        when = self._end(i)
         if fill.side is Side.BUY_TO_OPEN:
             self._pending_opens -= 1
             pos = Position(
@@ -373,6 +449,8 @@ class Engine:
         self.strategy.on_trade_closed(trade)
 
     def _open_value(self) -> float:
+        if not self.positions:
+            return 0
         return sum(p.last_mark * 100.0 * p.contracts for p in self.positions.values())
 
     def open_value(self) -> float:

@@ -42,6 +42,10 @@ class LiveFeed(ReplayFeed):
         for name in ("close", "high", "low", "volume"):  # arrays of our own, filled as bars arrive
             setattr(self, f"_{name}", frame[name].to_numpy(dtype=float, copy=True))
 
+    def known_bars(self) -> int:
+        """Bars received so far (the rows after them are still empty)."""
+        return self.received
+
     @property
     def session_bars(self) -> range:
         """Bar positions of the session (history bars come before)."""

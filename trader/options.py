@@ -173,8 +173,9 @@ def bs_price_scalar(
         return float(bs_price(S, K, T, sigma, right, r, q))
     if T <= 0.0:
         return max(sign * (S - K), 0.0)
-    sq = S * math.exp(-q * T)
-    kr = K * math.exp(-r * T)
+    finite = T < math.inf  # exp(-0 * T) is exactly 1 for a finite T: no call
+    sq = S if not q and finite else S * math.exp(-q * T)
+    kr = K if not r and finite else K * math.exp(-r * T)
     if sigma <= 0.0:
         return max(sign * (sq - kr), 0.0)
     vs = sigma * math.sqrt(T)
@@ -192,8 +193,9 @@ def bs_greeks_scalar(
     if T <= 0.0:
         itm = 1.0 if sign * (S - K) > 0.0 else 0.0
         return {"delta": sign * itm, "gamma": 0.0, "theta": 0.0, "vega": 0.0, "rho": 0.0}
-    dq = math.exp(-q * T)
-    dr = math.exp(-r * T)
+    finite = T < math.inf  # exp(-0 * T) is exactly 1 for a finite T: no call
+    dq = 1.0 if not q and finite else math.exp(-q * T)
+    dr = 1.0 if not r and finite else math.exp(-r * T)
     sq = S * dq
     kr = K * dr
     if sigma <= 0.0:
@@ -326,6 +328,15 @@ def _to_date(value: Any) -> date:
 
 def occ_symbol(root: str, expiry: Any, right: Any, strike: float) -> str:
     """Format a compact OCC symbol: root (1-6 chars), YYMMDD, C/P, strike*1000 as 8 digits (SPY240119C00470000)."""
+    try:
+        return _occ_symbol(root, expiry, right, strike)
+    except TypeError:  # an unhashable argument: format it without the cache
+        return _occ_symbol.__wrapped__(root, expiry, right, strike)
+
+
+@lru_cache(maxsize=4096)
+def _occ_symbol(root: str, expiry: Any, right: Any, strike: float) -> str:
+    """occ_symbol, cached (every order the engine sends formats one)."""
     if not isinstance(root, str) or not _ROOT_RE.match(root):
         raise OptionSymbolError(
             f"option root {root!r} must be 1-6 upper-case letters/digits starting with a letter"
@@ -353,7 +364,16 @@ def occ_symbol(root: str, expiry: Any, right: Any, strike: float) -> str:
 
 def parse_occ(symbol: str) -> OccContract:
     """Parse an OCC option symbol (compact, or with the root space-padded to 6) into an OccContract."""
-    match = _OCC_RE.match(symbol) if isinstance(symbol, str) else None
+    if isinstance(symbol, str):
+        return _parse_occ(symbol)
+    raise OptionSymbolError(f"{symbol!r} is not an OCC option symbol (expected ROOT+YYMMDD+C/P+8-digit strike, "
+                            "e.g. SPY240119C00470000)")
+
+
+@lru_cache(maxsize=4096)
+def _parse_occ(symbol: str) -> OccContract:
+    """parse_occ of a string, cached (the simulated broker parses every order's symbol at its fill)."""
+    match = _OCC_RE.match(symbol)
     if match is None:
         raise OptionSymbolError(
             f"{symbol!r} is not an OCC option symbol (expected ROOT+YYMMDD+C/P+8-digit strike, "

@@ -5,9 +5,11 @@ cheaper than building a chain frame for every entry; other quoters go through `c
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from trader.market.base import OptionQuote
@@ -30,7 +32,7 @@ def choose_contract(quoter, i: int, day: dt.date, right: str, spot: float, min_d
     """The contract `select_contract` would pick from the chain at bar i, found with as few quotes as possible."""
     if not hasattr(quoter, "strikes"):
         return _from_chain(quoter, i, right, spot, min_dte, max_dte, target_delta, moneyness)
-    strikes = sorted(float(k) for k in quoter.strikes(i))
+    strikes = np.sort(quoter.strikes(i)).tolist()
     if not strikes:
         return None
     for expiry in quoter.expiries(i):
@@ -50,7 +52,7 @@ def _best_strike(quoter, i, expiry, right, spot, strikes, target_delta, moneynes
         target_k = spot * (1 + moneyness) if right == "C" else spot * (1 - moneyness)
     else:
         target_k = spot
-    start = min(range(len(strikes)), key=lambda j: abs(strikes[j] - target_k))
+    start = _nearest(strikes, target_k)
     cache: dict[int, tuple[float, OptionQuote] | None] = {}
 
     def score(j: int) -> tuple[float, OptionQuote] | None:
@@ -80,6 +82,17 @@ def _best_strike(quoter, i, expiry, right, spot, strikes, target_delta, moneynes
         return None
     _, _, k, q = min(candidates, key=lambda c: (c[0], c[1]))
     return k, q
+
+
+def _nearest(strikes: list[float], target: float) -> int:
+    """The first index of the strike nearest `target` in a sorted list (what `min` over the distances gives)."""
+    j = bisect.bisect_left(strikes, target)
+    if j == len(strikes) or (j > 0 and abs(strikes[j - 1] - target) <= abs(strikes[j] - target)):
+        j -= 1
+    best = abs(strikes[j] - target)
+    while j > 0 and abs(strikes[j - 1] - target) == best:
+        j -= 1
+    return j
 
 
 def _from_chain(quoter, i, right, spot, min_dte, max_dte, target_delta, moneyness):

@@ -56,7 +56,6 @@ class SimBroker:
         if not self._pending:
             return fills, rejects
         keep: list[_Pending] = []
-        now = self.feed.timestamps[bar]
         for p in self._pending:
             if p.fill_bar > bar:
                 keep.append(p)
@@ -79,7 +78,8 @@ class SimBroker:
                 self._cash += price * 100.0 * order.contracts - fees
             self.fees_paid += fees
             order.status = "filled"
-            fills.append(Fill(order.order_id, order.symbol, order.side, order.contracts, price, fees, now))
+            fills.append(Fill(order.order_id, order.symbol, order.side, order.contracts, price, fees,
+                              self.feed.stamp(bar)))
         self._pending = keep
         return fills, rejects
 

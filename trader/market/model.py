@@ -137,11 +137,30 @@ def bid_ask(theo: np.ndarray, widen: np.ndarray | float) -> tuple[np.ndarray, np
 
 
 def bid_ask_scalar(theo: float, widen: float) -> tuple[float, float]:
-    """Scalar twin of bid_ask."""
-    width = TICK * math.ceil(round((SPREAD_BASE + SPREAD_PCT * theo) * widen / TICK, 9))
-    bid = max(math.floor(round((theo - width / 2.0) / TICK, 9)) * TICK, 0.0)
-    ask = max(math.ceil(round((theo + width / 2.0) / TICK, 9)) * TICK, bid + TICK)
-    return round(bid, 2), round(ask, 2)
+    """Scalar twin of bid_ask.
+
+    Python's round(x, 9) goes through the exact decimal expansion (about a microsecond a call); it can change a
+    ceil or floor only within 1e-8 of an integer, so it is taken only there (`_round_cents` likewise)."""
+    v = (SPREAD_BASE + SPREAD_PCT * theo) * widen / TICK
+    f = math.floor(v)
+    width = TICK * (f + 1 if 1e-8 < v - f < 1.0 - 1e-8 else math.ceil(round(v, 9)))
+    v = (theo - width / 2.0) / TICK
+    f = math.floor(v)
+    bid = max((f if 1e-8 < v - f < 1.0 - 1e-8 else math.floor(round(v, 9))) * TICK, 0.0)
+    v = (theo + width / 2.0) / TICK
+    f = math.floor(v)
+    ask = max((f + 1 if 1e-8 < v - f < 1.0 - 1e-8 else math.ceil(round(v, 9))) * TICK, bid + TICK)
+    return _round_cents(bid), _round_cents(ask)
+
+
+def _round_cents(x: float) -> float:
+    """round(x, 2): a number within 1e-8 of a whole cent k rounds to the double nearest k / 100."""
+    y = x * 100.0
+    if -1e12 < y < 1e12:
+        k = round(y)
+        if k and abs(y - k) < 1e-6:
+            return k / 100.0
+    return round(x, 2)
 
 
 def activity(seed: int, day: int, vix: float, spot: float, strike: np.ndarray, is_put: np.ndarray,

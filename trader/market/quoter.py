@@ -95,6 +95,8 @@ class ModelQuoter:
         listing_end = last + dt.timedelta(days=self.max_dte)
         self._listing: list[dt.date] = expiry_dates(first, listing_end, expiry_rule)
         self._symbols: dict[tuple[dt.date, str, float], str] = {}
+        self._strikes: dict[float, np.ndarray] = {}
+        self._times_at: tuple[int, Any, tuple[float, float]] = (-1, None, (0.0, 0.0))
 
     # ------------------------------------------------------------------ helpers
     def _ordinal(self, day: dt.date) -> int:
@@ -117,13 +119,19 @@ class ModelQuoter:
         return hit
 
     def _times(self, i: int, expiry: dt.date) -> tuple[float, float]:
-        """Calendar time (ACT/365) and variance time (trading years) from bar i's close to expiry."""
+        """Calendar time (ACT/365) and variance time (trading years) from bar i's close to expiry (the last pair
+        kept: a bar's quotes of one expiry share it)."""
+        last = self._times_at
+        if last[0] == i and type(expiry) is dt.date and last[1] == expiry:
+            return last[2]
         exp_ord, exp_ns = self._expiry(expiry)
         t_cal = (exp_ns - self._end_ns[i]) / _NS / SECONDS_PER_YEAR
         if t_cal <= 0.0:
-            return 0.0, 0.0
-        t_var = (self._var_left[i] + max(exp_ord - self._ord[i], 0)) / model.TRADING_DAYS
-        return t_cal, t_var
+            times = (0.0, 0.0)
+        else:
+            times = (t_cal, (self._var_left[i] + max(exp_ord - self._ord[i], 0)) / model.TRADING_DAYS)
+        self._times_at = (i, expiry, times)
+        return times
 
     def _check_bar(self, i: int) -> int:
         i = int(i)
@@ -132,8 +140,8 @@ class ModelQuoter:
         return i
 
     # ------------------------------------------------------------------ protocol
-    def quote(self, i: int, expiry: dt.date, strike: float, right: str) -> OptionQuote:
-        """Quote one contract at bar i (bid/ask on the tick grid, model IV, BS greeks)."""
+    def _theo(self, i: int, expiry: dt.date, strike: float, right: str) -> tuple[float, float, float, float]:
+        """(spot, calendar time, model IV, theoretical price) of one contract at bar i."""
         i = self._check_bar(i)
         if right not in ("C", "P"):
             raise DataError(f"Option right {right!r} is not C or P.")
@@ -146,11 +154,21 @@ class ModelQuoter:
             iv = sigma * math.sqrt(t_var / t_cal)
         else:
             iv = 0.0
-        theo = bs_price_scalar(spot, strike, t_cal, iv, right)
+        return spot, t_cal, iv, bs_price_scalar(spot, strike, t_cal, iv, right)
+
+    def quote(self, i: int, expiry: dt.date, strike: float, right: str) -> OptionQuote:
+        """Quote one contract at bar i (bid/ask on the tick grid, model IV, BS greeks)."""
+        spot, t_cal, iv, theo = self._theo(i, expiry, strike, right)
         g = bs_greeks_scalar(spot, strike, t_cal, iv, right)
-        bid, ask = model.bid_ask_scalar(theo, self._widen[i])
+        bid, ask = model.bid_ask_scalar(theo, self._widen[int(i)])
         return OptionQuote(bid, ask, (bid + ask) / 2.0, iv if iv > 0.0 else math.nan,
                            g["delta"], g["gamma"], g["theta"], g["vega"])
+
+    def mid(self, i: int, expiry: dt.date, strike: float, right: str) -> float:
+        """The mid of `quote` without the greeks (marking a held position needs nothing else)."""
+        theo = self._theo(i, expiry, strike, right)[3]
+        bid, ask = model.bid_ask_scalar(theo, self._widen[int(i)])
+        return (bid + ask) / 2.0
 
     def expiries(self, i: int) -> list[dt.date]:
         """Listed expiries at bar i: per the expiry rule, from the bar's date to max_dte calendar days later."""
@@ -164,8 +182,13 @@ class ModelQuoter:
         """Listed strikes at bar i: strike_step apart around the open of bar i's session."""
         i = self._check_bar(i)
         center = round(self._open_spot[i] / self.strike_step) * self.strike_step
-        k = center + self.strike_step * np.arange(-self.strikes_each_side, self.strikes_each_side + 1)
-        return np.round(k[k > 0], 3)
+        listed = self._strikes.get(center)  # the same for every bar of a session: built once, read-only
+        if listed is None:
+            k = center + self.strike_step * np.arange(-self.strikes_each_side, self.strikes_each_side + 1)
+            listed = np.round(k[k > 0], 3)
+            listed.flags.writeable = False
+            self._strikes[center] = listed
+        return listed
 
     def _symbol(self, expiry: dt.date, right: str, strike: float) -> str:
         key = (expiry, right, strike)

@@ -20,6 +20,12 @@ class ReindexedQuoter:
         """Quote at the source bar that closes coarse bar i."""
         return self.source.quote(int(self.source_index[i]), expiry, strike, right)
 
+    def mid(self, i: int, expiry: dt.date, strike: float, right: str) -> float:
+        """A quote's mid at the source bar that closes coarse bar i."""
+        j = int(self.source_index[i])
+        mid = getattr(self.source, "mid", None)
+        return mid(j, expiry, strike, right) if mid is not None else self.source.quote(j, expiry, strike, right).mid
+
     def chain(self, i: int, dte_max: int) -> pd.DataFrame:
         """Chain at the source bar that closes coarse bar i."""
         return self.source.chain(int(self.source_index[i]), dte_max)

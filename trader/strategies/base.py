@@ -1,7 +1,6 @@
 """The strategy interface and the snapshot a strategy decides from (only what is known at the bar)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -41,25 +40,63 @@ class BarSeries:
         return list(self._arrays)
 
 
-@dataclass
 class Snapshot:
-    """What a strategy sees at one bar: prices up to now, its positions, account and time state."""
+    """What a strategy sees at one bar: prices up to now, its positions, account and time state.
 
-    i: int
-    time: pd.Timestamp
-    closes: np.ndarray  # closes up to and including bar i
-    positions: tuple[Position, ...]
-    cash: float
-    equity: float
-    minutes_to_close: float
-    series: BarSeries
-    pending_opens: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    The engine builds one per bar, so it holds references, not copies; what few strategies read (the bar's
+    timestamp, the log returns) comes from the feed's per-bar arrays when asked for.
+    """
+
+    __slots__ = ("_extra", "_feed", "_time", "cash", "closes", "equity", "i", "minutes_to_close", "pending_opens",
+                 "positions", "series")
+
+    def __init__(self, i: int, time: pd.Timestamp | None, closes: np.ndarray, positions: tuple[Position, ...],
+                 cash: float, equity: float, minutes_to_close: float, series: BarSeries, pending_opens: int = 0,
+                 extra: dict[str, Any] | None = None, *, feed: Any = None) -> None:
+        self.i = i
+        self._time = time
+        self.closes = closes  # closes up to and including bar i
+        self.positions = positions
+        self.cash = cash
+        self.equity = equity
+        self.minutes_to_close = minutes_to_close
+        self.series = series
+        self.pending_opens = pending_opens
+        self._extra = extra
+        self._feed = feed
+
+    @property
+    def time(self) -> pd.Timestamp | None:
+        """The bar's timestamp."""
+        if self._time is None and self._feed is not None:
+            self._time = self._feed.stamp(self.i)
+        return self._time
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Free-form notes for the strategy."""
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
 
     @property
     def close(self) -> float:
         """The current close."""
         return float(self.closes[-1])
+
+    def derived(self, key: Any, fn: Any) -> Any:
+        """Row i of a causal per-bar array `fn(closes, start)` of the closes (see ReplayFeed.derived): computed once
+        for all bars known, not at every bar."""
+        if self._feed is not None:
+            return self._feed.derived(key, fn, self.i)
+        return fn(self.closes, self.i)[0]
+
+    @property
+    def log_returns(self) -> np.ndarray:
+        """Log returns of the closes up to now (row k: bar k to bar k + 1), from the feed's per-bar arrays."""
+        if self._feed is not None:
+            return self._feed.log_returns_until(self.i)
+        return np.diff(np.log(self.closes))
 
 
 class Strategy(Protocol):

@@ -24,7 +24,9 @@ class MomentumStrategy:
         closes = snap.closes
         if len(closes) <= self.vol_window:
             return []
-        rets = np.diff(np.log(closes[-self.vol_window - 1:]))
+        if snap.derived(("momentum_bound", self.lookback, self.vol_window), self._z_bound) < self.threshold:
+            return []  # the exact |z| is below the threshold too: nothing to compute at this bar
+        rets = snap.log_returns[-self.vol_window:]  # the feed's per-bar array: no logs recomputed per bar
         sigma = math.sqrt(float(np.dot(rets, rets)) / len(rets) * self.lookback)
         if not sigma > 0:
             return []
@@ -37,6 +39,27 @@ class MomentumStrategy:
         ctx = EntryContext(strategy=self.name, direction=direction, confidence=confidence, signals=("momentum",))
         return [Intent("open", direction=direction, context=ctx)]
 
+    def _z_bound(self, closes: np.ndarray, start: int) -> np.ndarray:
+        """An upper bound of |z| at bars start.. in one numpy pass (NaN where none is safe): the same figure
+        with window sums instead of a dot product per bar, padded by far more than their rounding can differ."""
+        lb, vw = self.lookback, self.vol_window
+        lo = max(0, start - vw - 1)
+        logc = np.log(closes[lo:])
+        rets = np.diff(logc)
+        out = np.full(len(closes) - start, np.nan)
+        first = max(start, vw)  # rows before have no full window
+        if len(closes) <= first:
+            return out
+        sq = rets * rets
+        sums = np.lib.stride_tricks.sliding_window_view(sq, vw).sum(axis=1)  # sums[k]: returns k..k+vw-1
+        rows = np.arange(first, len(closes))
+        var = sums[rows - vw - lo] / vw * lb
+        move = np.abs(logc[rows - lo] - logc[rows - lb - lo])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = (move * (1 + 1e-9) + 1e-12) / (np.sqrt(var) * (1 - 1e-9))
+        out[first - start:] = np.where(var > 1e-14, bound, np.nan)
+        return out
+
     def on_trade_closed(self, trade: object) -> None:
         """Momentum does not learn."""
 
@@ -46,13 +69,22 @@ class RandomStrategy:
 
     name = "random"
 
+    BLOCK = 4096
+    """Draws taken from the generator at once: the same stream as two per bar, without a call per bar."""
+
     def __init__(self, entry_probability: float = 0.02, seed: int = 0) -> None:
         self.p = entry_probability
         self.rng = np.random.default_rng(seed)
+        self._draws: list[float] = []
+        self._next = 0
 
     def decide(self, snap: Snapshot) -> list[Intent]:
-        """One draw per bar: the draw at bar t depends only on how many bars came before."""
-        u, d = self.rng.random(2)
+        """One draw pair per bar: the draw at bar t depends only on how many bars came before."""
+        k = self._next
+        if k >= len(self._draws):
+            self._draws, k = self.rng.random(self.BLOCK).tolist(), 0
+        u, d = self._draws[k], self._draws[k + 1]
+        self._next = k + 2
         if u >= self.p:
             return []
         direction = 1 if d < 0.5 else -1
