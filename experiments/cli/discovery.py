@@ -101,6 +101,7 @@ def run_market(root: Path, strength: str, seed: int, grid: DiscoveryGrid) -> Mar
     from experiments.optimizer.loop import OptimizerConfig, run_optimizer
     from experiments.promotion.gate import current_promoted, promote, promotion_history
     from experiments.promotion.leaderboard import leaderboard
+    from experiments.runs import ledger
     from experiments.runs.runner import run_experiment
     from experiments.spec.base import load_base_spec
     from trader.market.store import save_market
@@ -118,16 +119,20 @@ def run_market(root: Path, strength: str, seed: int, grid: DiscoveryGrid) -> Mar
                     data_cmd.market_dir("bench"))
         base = run_experiment(load_base_spec(), analyze=True)
         promote(base.run_id, auto=True, by="benchmark")
-        left = grid.budget - 1
-        if left > 0:
-            sampler = None if grid.proposer == "offline" else grid.proposer
+        sampler = None if grid.proposer == "offline" else grid.proposer
+        done = ledger.trial_count()
+        while done < grid.budget:  # rounds: the offline rules propose from the newest analyses, a few at a time
+            left = grid.budget - done
             run_agent_job(offline=True, max_proposals=left, sampler=sampler,
                           fields=list(SEARCH_FIELDS) if sampler else None)
-            if IdeaQueue.from_home().list("approved"):
-                cfg = OptimizerConfig(once=True, max_experiments=left, auto_promote=True, agent=False,
-                                      heartbeat_s=2.0, stale_after_s=60.0, poll_s=0.5, timeout_s=1800.0,
-                                      memory_mb=4096.0)
-                run_optimizer(cfg)
+            if not IdeaQueue.from_home().list("approved"):
+                break
+            run_optimizer(OptimizerConfig(once=True, max_experiments=left, auto_promote=True, agent=False,
+                                          heartbeat_s=2.0, stale_after_s=60.0, poll_s=0.5, timeout_s=1800.0,
+                                          memory_mb=4096.0))
+            done, before = ledger.trial_count(), done
+            if done == before:
+                break
         rows = leaderboard()
         promoted = current_promoted()
         hold = ((promoted or {}).get("holdout") or {}).get("metrics") or {}
