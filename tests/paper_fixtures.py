@@ -21,7 +21,8 @@ OFF = PaperLimits(max_daily_loss=None, max_open_positions=None, max_orders_per_m
 MOMENTUM = ["entry.type=momentum", "costs.latency_bars=0", "exits.model.enabled=false"]
 # Positions that stay open: no stop, target or max hold; flat by the end of the day still applies.
 HOLDING = ["entry.type=random", "costs.latency_bars=0", "exits.model.enabled=false", "exits.stop_loss_pct=null",
-           "exits.take_profit_pct=null", "exits.max_hold_minutes=null", "exits.trailing_activation_pct=null"]
+           "exits.take_profit_pct=null", "exits.max_hold_minutes=null", "exits.trailing_activation_pct=null",
+           "splits.embargo_bars=390"]  # a position held to the close: the embargo covers a session
 
 
 def market() -> Market:

@@ -210,6 +210,7 @@ def test_every_recommendation_validates_across_specs_and_trades(seed: int) -> No
                 "entry.momentum.threshold_sigma": float(rng.choice([0.0, 9.8])),
                 "entry.random.entry_probability": float(rng.choice([0.0, 0.7])),
                 "entry.cooldown_bars": int(rng.integers(0, 3)),
+                "splits.embargo_bars": 390,  # covers a position held to the close (no max hold)
             }
             spec = spec_dict(overrides)
             a = build_analysis(run_inputs(df, spec), min_trades=int(rng.choice([5, 20])))

@@ -30,3 +30,24 @@ def test_the_power_curve_is_written(tmp_path: Path) -> None:
     doc = {"summary": summarize([_o("null", 0.0, 1, False), _o("medium", 1.0, 1, True, 2.0)])}
     assert power_plot(doc, tmp_path / "p.png").stat().st_size > 1000
     assert DiscoveryGrid.quick().edges == ("null", "medium") and DiscoveryGrid.full().seeds >= 20
+
+
+def test_quick_and_full_grids_share_the_market_and_its_split_design() -> None:
+    """The quick grid is the full one with fewer strengths, seeds and experiments: same market size, same base
+    spec, so a quick verdict speaks for the full grid's configuration."""
+    from experiments.cli.discovery import base_spec_doc
+    from experiments.spec.io import validate_spec
+    from experiments.spec.splits import split_bars
+    from trader.market.synthetic import generate_synthetic
+
+    quick, full = DiscoveryGrid.quick(), DiscoveryGrid.full()
+    assert quick.sessions == full.sessions and quick.proposer == full.proposer
+    spec = validate_spec(base_spec_doc(1), "discovery base")
+    assert spec.entry.type == "momentum" and spec.exits.model.enabled is False
+    market = generate_synthetic(sessions=full.sessions, seed=1, edge=0.0, max_dte=0, strikes_each_side=1)
+    s = split_bars(market.bars.index, spec.splits)
+    dates = market.bars.index.date
+    days = [len(set(dates[a:b])) for a, b in (s.train, s.validation, s.holdout)]
+    # enough daily validation returns for the Deflated Sharpe to tell a Sharpe of 5 from luck, and a holdout
+    # long enough that a real edge clears its floor; the one-session embargo takes a day from each
+    assert days[1] >= 39 and days[2] >= 29, days

@@ -118,7 +118,7 @@ def test_fills_at_ask_and_bid_after_latency(market: Market) -> None:
 def test_expiry_settles_itm_at_intrinsic_and_otm_at_zero(market: Market) -> None:
     spec = _spec("exits.flat_by_eod=false", "exits.max_hold_minutes=null", "exits.stop_loss_pct=null",
                  "exits.take_profit_pct=null", "trading.max_dte=0", "trading.max_positions=6",
-                 "entry.cooldown_bars=20")
+                 "entry.cooldown_bars=20", "splits.embargo_bars=390")
     res = evaluate(spec, market, 300, len(market.bars), RandomStrategy(0.05, seed=2))
     reasons = {t.exit_reason for t in res.trades}
     assert reasons <= {ExitReason.EXPIRY_ITM, ExitReason.EXPIRY_OTM, ExitReason.END_OF_DATA}

@@ -68,6 +68,15 @@ def test_wilson_interval_edges() -> None:
     assert hi == 1.0 and lo == pytest.approx(0.7225, abs=1e-4)
 
 
+def test_the_wilson_interval_always_holds_its_proportion() -> None:
+    """0 of 11 gave a lower bound of 3e-17 and 6 of 6 an upper bound below 1 (rounding): a negative error bar
+    that stopped a run's analysis (the reliability plot) mid-benchmark."""
+    for n in range(1, 300):
+        for k in range(n + 1):
+            lo, hi = wilson_interval(k, n)
+            assert 0.0 <= lo <= k / n <= hi <= 1.0, (k, n, lo, hi)
+
+
 def test_mean_ci_t_interval() -> None:
     m, lo, hi = mean_ci([1, 2, 3, 4, 5])
     assert m == 3.0

@@ -18,7 +18,7 @@ from trader.errors import SpecError
 
 # A consensus run with the predictor, the regime HMM and the exit model, each as small as a test allows.
 SMALL = ["entry.type=consensus", "data.sessions=10", "splits.embargo_bars=45", "cycles=300", "model.hidden=8",
-         "model.layers=1", "model.window=16", "model.training.epochs=1", "model.training.max_samples=300",
+         "model.layers=1", "model.training.epochs=1", "model.training.max_samples=300",
          "model.mc_samples=4", "model.horizons=[5,15]", "regime.n_iter=5", "exits.model.enabled=true"]
 
 

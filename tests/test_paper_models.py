@@ -13,7 +13,7 @@ from experiments.runs.pipeline import fit_models, make_strategy, truncated
 from tests.paper_fixtures import decisions, drive, local_server, market, session, spec
 from trader.strategies.base import BarSeries
 
-TINY = ["entry.type=predictor", "costs.latency_bars=0", "model.hidden=8", "model.layers=1", "model.window=16",
+TINY = ["entry.type=predictor", "costs.latency_bars=0", "model.hidden=8", "model.layers=1",
         "model.training.epochs=1", "model.training.max_samples=300", "model.mc_samples=4", "regime.n_iter=5",
         "model.horizons=[5,15]", "entry.predictor.min_confidence=0.5", "entry.predictor.cost_multiple=0.0",
         "exits.model.enabled=true"]

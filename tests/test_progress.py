@@ -19,7 +19,7 @@ from experiments.runs.runner import run_experiment
 from experiments.spec.io import load_spec
 
 TINY = ["data.sessions=6", "splits.embargo_bars=45", "cycles=300", "model.training.epochs=2",
-        "model.training.max_samples=400", "model.window=16", "model.hidden=8", "regime.n_iter=5"]
+        "model.training.max_samples=400", "model.hidden=8", "regime.n_iter=5"]
 
 
 def test_a_model_run_reports_every_phase_and_status_sees_it_running(tmp_path: Path) -> None:

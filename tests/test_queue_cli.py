@@ -102,10 +102,10 @@ def test_edit_priority_and_add(home: Path, cli: typer.Typer) -> None:
     assert mine.source.kind == "human" and mine.history[-1].actor == "human:carol"
 
     spec_file = home / "my.yaml"
-    spec_file.write_text("name: wide-window\nmodel:\n  window: 128\n")
+    spec_file.write_text("name: wide-window\nmodel:\n  encoder: lstm\n  window: 128\n")
     run(cli, "add", str(spec_file), "--set", "seed=3", "--title", "wide window")
     added = q.list(Status.PROPOSED)[-1]
-    assert added.title == "wide window" and added.changes == {"model.window": 128, "seed": 3}
+    assert added.title == "wide window" and added.changes == {"model.encoder": "lstm", "model.window": 128, "seed": 3}
     dup = run(cli, "add", str(spec_file), "--set", "seed=3", ok=False)
     assert isinstance(dup.exception, DuplicateIdea) and added.id in str(dup.exception)
 

@@ -12,6 +12,7 @@ from experiments.home import set_home
 from experiments.runs import ledger
 from experiments.runs.runner import evaluate_holdout, run_experiment
 from experiments.spec.io import load_spec
+from experiments.spec.model import SplitSpec
 from experiments.spec.splits import split_bars
 from trader.errors import DataError, SpecError
 from trader.market.synthetic import generate_synthetic
@@ -112,7 +113,7 @@ def test_holdout_is_sealed_until_asked(home: Path) -> None:
     res = run_experiment(spec, analyze=False)
     doc = json.loads((res.run_dir / "metrics.json").read_text())
     market = generate_synthetic(sessions=10, seed=0, edge=spec.data.edge)
-    splits = split_bars(market.bars.index, 0.6, 0.2, 45)
+    splits = split_bars(market.bars.index, SplitSpec(embargo_bars=45))
     holdout_start = market.bars.index[splits.holdout[0]]
     assert pd.Timestamp(doc["window"]["end"]) < holdout_start
     assert not (res.run_dir / "holdout.json").exists()
@@ -124,13 +125,13 @@ def test_holdout_is_sealed_until_asked(home: Path) -> None:
 
 def test_splits_respect_embargo_and_order() -> None:
     market = generate_synthetic(sessions=10, seed=1, edge=0.3)
-    s = split_bars(market.bars.index, 0.6, 0.2, 45)
+    s = split_bars(market.bars.index, SplitSpec(embargo_bars=45))
     assert s.train[0] == 0 and s.train[1] + 45 == s.validation[0]
     assert s.validation[1] + 45 == s.holdout[0] and s.holdout[1] == len(market.bars)
     dates = market.bars.index.date
     assert dates[s.train[1] - 1] < dates[s.validation[0]] < dates[s.holdout[0]]
     with pytest.raises(SpecError, match="too few"):
-        split_bars(market.bars.index[:390 * 2], 0.6, 0.2, 45)
+        split_bars(market.bars.index[:390 * 2], SplitSpec(embargo_bars=45))
 
 
 def test_walk_forward_refits_models_inside_the_window(home: Path) -> None:

@@ -117,9 +117,10 @@ def test_schema_has_bounds() -> None:
 OLD_HASHES = {
     (): "4abd505c34fb8d32",
     ("model.encoder=mamba2", "exits.stop_loss_pct=6"): "5c3db162080c6ef1",
-    ("entry.type=momentum", "data.source=real_daily", "data.interval=1day", "splits.embargo_bars=5"):
-        "8754bed647444947",
 }
+# Pinned before the embargo check held on daily bars: an embargo of 5 daily bars never covered the 45-bar label
+# horizon, so that spec is refused now rather than given a hash.
+REFUSED_SINCE = ("entry.type=momentum", "data.source=real_daily", "data.interval=1day", "splits.embargo_bars=5")
 
 
 # Defaults that changed since (the known-answer work moved the demo edge, the exits and the momentum lookback):
@@ -137,6 +138,11 @@ def test_old_specs_keep_their_hash(overrides: tuple[str, ...]) -> None:
     explicit = load_spec(None, [*OLD_DEFAULTS, *overrides, "features.families=[price,chain]", "features.regime=false",
                                 "data.lead_lag=0"])
     assert spec_hash(explicit) == OLD_HASHES[overrides]
+
+
+def test_a_daily_spec_whose_embargo_misses_the_horizon_is_refused() -> None:
+    with pytest.raises(SpecError, match="must cover the longest hold or label horizon"):
+        load_spec(None, [*OLD_DEFAULTS, *REFUSED_SINCE])
 
 
 def test_feature_families_change_the_hash_and_are_validated() -> None:

@@ -50,7 +50,8 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     denom = 1.0 + z * z / n
     center = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, center - half), min(1.0, center + half)
+    # Exactly, lo <= p <= hi (with equality at k = 0 and k = n); rounding must not push p outside.
+    return max(0.0, min(p, center - half)), min(1.0, max(p, center + half))
 
 
 def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float | None, float | None, float | None]:

@@ -12,7 +12,7 @@ app = typer.Typer(help="Benchmarks of the whole research loop.", no_args_is_help
 
 @app.command("discovery")
 def discovery(
-    quick: Annotated[bool, typer.Option("--quick", help="Null and medium edge, 3 seeds, small markets (minutes).")]
+    quick: Annotated[bool, typer.Option("--quick", help="Null and medium edge, 3 seeds, 2 experiments each (minutes).")]
     = False,
     seeds: Annotated[int | None, typer.Option("--seeds", min=1, help="Markets per edge strength.")] = None,
     edges: Annotated[str | None, typer.Option("--edges", help="Comma-separated strengths: null,weak,medium,strong.")]

@@ -57,7 +57,7 @@ def base_spec_doc() -> dict[str, Any]:
         "cycles": None,
         "data": {"source": "cache", "name": MARKET},
         "entry": {"type": "momentum"},
-        "model": {"hidden": 16, "window": 32, "training": {"epochs": 2, "max_samples": 1000}},
+        "model": {"hidden": 16, "training": {"epochs": 2, "max_samples": 1000}},
     }
 
 

@@ -82,7 +82,7 @@ def load_pipeline(run: str | None = None) -> PaperPipeline:
         raise StateError(f"run {run_dir.name} reads the feature families {', '.join(context)}; the paper loop "
                          "streams the underlying's bars and quotes only, not context series")
     market = load_market_for(spec)
-    splits = split_bars(market.bars.index, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
+    splits = split_bars(market.bars.index, spec.splits)
     models = run_dir / "models"
     fitted = load_models(spec, market, splits.train, models)
     controller = None

@@ -72,7 +72,7 @@ def check_lookahead(run_dir: Path, points: int = 20) -> dict[str, Any]:
     spec = validate_spec(stored["spec"], str(run_dir / "spec.json"))
     doc = read_json(run_dir / "metrics.json")
     market = load_market_for(spec)
-    splits = split_bars(market.bars.index, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
+    splits = split_bars(market.bars.index, spec.splits)
     start = int(market.bars.index.get_indexer([pd.Timestamp(doc["window"]["start"])])[0])
     end = start + int(doc["window"]["bars"])
     if start < 0:
@@ -104,7 +104,7 @@ def null_spec(spec: ExperimentSpec, seed: int) -> ExperimentSpec:
 
 def _evaluate_once(spec: ExperimentSpec) -> dict[str, Any]:
     market = load_market_for(spec)
-    splits = split_bars(market.bars.index, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
+    splits = split_bars(market.bars.index, spec.splits)
     a, b = splits.validation
     if spec.cycles:
         b = min(b, a + spec.cycles)

@@ -123,7 +123,7 @@ def _execute(spec: ExperimentSpec, run_id: str, run_dir: Path, cycles: int | Non
     market = load_market_for(spec)
     progress("load market", 1, 1, f"{len(market.bars):,} bars")
     stamps = market.bars.index
-    splits = split_bars(stamps, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
+    splits = split_bars(stamps, spec.splits)
     log.info("data: %d bars; train %s, validation %s", len(stamps), splits.train, splits.validation)
     start, end = _window(spec, splits, cycles)
     pipe = build_pipeline(spec, truncated(market, end), splits.train, run_dir / "models", window=(start, end),
@@ -200,7 +200,7 @@ def evaluate_holdout(run_dir: Path) -> dict[str, Any]:
     stored = read_json(run_dir / "spec.json")
     spec = validate_spec(stored["spec"], str(run_dir / "spec.json"))
     market = load_market_for(spec)
-    splits = split_bars(market.bars.index, spec.splits.train, spec.splits.validation, spec.splits.embargo_bars)
+    splits = split_bars(market.bars.index, spec.splits)
     a, b = splits.holdout
     pipe = build_pipeline(spec, truncated(market, b), splits.train, run_dir / "models", window=(a, b), reuse=True)
     res = evaluate(spec, market, a, b, pipe.strategy, pipe.series, pipe.exit_model)

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trader.models.receptive import tcn_receptive_field
 from trader.signal_names import SIGNAL_NAMES
 
 Encoder = Literal["tcn", "lstm", "transformer", "mamba2"]
@@ -18,6 +19,8 @@ Interval = Literal["1min", "5min", "15min", "30min", "1day"]
 Family = Literal["price", "chain", "breadth", "macro", "crypto", "surface"]
 DEFAULT_FAMILIES: tuple[str, ...] = ("price", "chain")
 INTERVAL_MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "1day": 390}
+SESSION_MINUTES = 390
+DEFAULT_WINDOW = 64
 
 
 class _Section(BaseModel):
@@ -105,7 +108,8 @@ class ModelSpec(_Section):
     """The predictor: a temporal encoder, RBF kernels and Bayesian heads."""
 
     encoder: Encoder = Field("tcn", description="temporal encoder")
-    window: int = Field(64, ge=8, le=1024, description="bars of history the encoder sees")
+    window: int = Field(DEFAULT_WINDOW, ge=8, le=1024, description="bars of history the encoder reads (a TCN reads at "
+                        "most its receptive field: a larger window is refused, the default 64 means all of it)")
     hidden: int = Field(32, ge=8, le=256)
     layers: int = Field(2, ge=1, le=8)
     heads: int = Field(2, ge=1, le=8, description="attention heads (transformer) / SSM heads (mamba2)")
@@ -128,6 +132,14 @@ class ModelSpec(_Section):
             raise ValueError("model.horizons must be strictly increasing")
         if any(s <= 0 or s > 10 for s in self.rbf_scales):
             raise ValueError("model.rbf_scales must each be in (0, 10]")
+        field = tcn_receptive_field(self.layers, self.kernel_size)
+        if self.encoder == "tcn" and self.window > field and self.window != DEFAULT_WINDOW:
+            raise ValueError(
+                f"model.window ({self.window}) is more than the TCN can read: its receptive field ({field} bars at "
+                f"model.layers {self.layers}, model.kernel_size {self.kernel_size}); "
+                + (f"set model.window <= {field}, " if field >= 8 else "")
+                + "raise model.layers or model.kernel_size, or leave model.window at its default (all of the field)"
+            )
         return self
 
 
@@ -302,12 +314,26 @@ class ExperimentSpec(_Section):
     @model_validator(mode="after")
     def _embargo(self) -> ExperimentSpec:
         minutes = INTERVAL_MINUTES[self.data.interval]
-        longest = max(self.model.horizons) * minutes
-        if self.exits.max_hold_minutes is not None:
-            longest = max(longest, self.exits.max_hold_minutes)
-        if self.data.interval != "1day" and self.splits.embargo_bars * minutes < longest:
+        longest = max(max(self.model.horizons) * minutes, longest_hold_minutes(self))
+        if self.splits.embargo_bars * minutes < longest:
             raise ValueError(
                 f"splits.embargo_bars ({self.splits.embargo_bars} bars of {self.data.interval}) must cover the "
                 f"longest hold or label horizon ({longest} minutes)"
             )
         return self
+
+
+def longest_hold_minutes(spec: ExperimentSpec) -> int:
+    """The longest a position can be held under the spec's exits, in minutes (a daily bar counts a session).
+
+    A position settles at the latest when its contract expires: trading.max_dte sessions after the entry's, so
+    max_dte + 1 sessions. Flat by the close (intraday bars; the engine turns it off on daily bars, where one bar
+    is the whole session) ends it within its session, eod_minutes_before_close before the close. A max hold
+    ends it sooner when shorter. The embargo must cover this, whatever the interval."""
+    x = spec.exits
+    bounds = [(spec.trading.max_dte + 1) * SESSION_MINUTES]
+    if x.flat_by_eod and spec.data.interval != "1day":
+        bounds.append(SESSION_MINUTES - x.eod_minutes_before_close)
+    if x.max_hold_minutes is not None:
+        bounds.append(x.max_hold_minutes)
+    return min(bounds)

@@ -1,12 +1,17 @@
 """Time splits: train, validation and a sealed holdout by session, with an embargo between them."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from trader.errors import SpecError
+
+if TYPE_CHECKING:
+    from experiments.spec.model import SplitSpec
 
 
 @dataclass(frozen=True)
@@ -26,15 +31,21 @@ class Splits:
         return out
 
 
-def split_bars(stamps: pd.DatetimeIndex, train: float, validation: float, embargo_bars: int) -> Splits:
-    """Split by whole sessions into train / validation / holdout, dropping `embargo_bars` after each boundary."""
+def split_bars(stamps: pd.DatetimeIndex, spec: SplitSpec) -> Splits:
+    """Split by whole sessions into train / validation / holdout, dropping `spec.embargo_bars` after each boundary.
+
+    Validation and the holdout each get their fraction of the sessions rounded half up (at least one session);
+    train takes what rounding leaves. The embargo then drops bars from the start of validation and of the holdout.
+    """
     dates = np.array(stamps.date)
     sessions = sorted(set(dates))
     n = len(sessions)
-    n_train = max(1, round(train * n))
-    n_val = max(1, round(validation * n))
-    if n_train + n_val >= n:
-        raise SpecError(f"{n} sessions are too few to split into train ({n_train}), validation ({n_val}) and holdout")
+    n_val, n_hold = (max(1, math.floor(f * n + 0.5 + 1e-9)) for f in (spec.validation, spec.holdout))
+    n_train = n - n_val - n_hold
+    embargo_bars = spec.embargo_bars
+    if n_train < 1:
+        raise SpecError(f"{n} sessions are too few to split into train ({n_train}), validation ({n_val}) and "
+                        f"holdout ({n_hold})")
     first_val = sessions[n_train]
     first_hold = sessions[n_train + n_val]
     a = int(np.argmax(dates >= first_val))

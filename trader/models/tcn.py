@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trader.models.base import RollingWindowMixin, TemporalEncoder, check_dropout, check_positive
+from trader.models.receptive import tcn_receptive_field
 
 
 class CausalConv1d(nn.Conv1d):
@@ -55,7 +56,7 @@ class TCNEncoder(RollingWindowMixin, TemporalEncoder):
         check_dropout(dropout)
         self.input_proj = nn.Linear(n_features, hidden)
         self.blocks = nn.ModuleList(TCNBlock(hidden, kernel_size, 2**i, dropout) for i in range(layers))
-        self._receptive_field = 1 + 2 * (kernel_size - 1) * (2**layers - 1)
+        self._receptive_field = tcn_receptive_field(layers, kernel_size)
         self.stream_window = self._receptive_field
 
     @property
