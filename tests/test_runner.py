@@ -184,3 +184,19 @@ def test_the_dsr_in_metrics_is_the_gates_dsr(home: Path) -> None:
         assert m["dsr"] == pytest.approx(current_dsr(m, ledger.trial_count(), ledger.trial_sharpes()), abs=1e-12)
         checked += 1
     assert ledger.trial_count() == 3 and checked >= 2
+
+
+@pytest.mark.parametrize("error", [ValueError("a plot's limits are NaN"), DataError("the equity curve is empty")])
+def test_a_failing_analysis_keeps_the_run(home: Path, monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    """Any error in the analysis (a defect in a plot, not only our own errors) leaves the evaluated run standing,
+    with its metrics and ledger line, and says what failed in ANALYSIS_FAILED.txt."""
+    import analysis.report
+
+    def broken(run_dir: Path) -> None:
+        raise error
+
+    monkeypatch.setattr(analysis.report, "analyze_run", broken)
+    res = run_experiment(load_spec(None, SMALL), analyze=True)
+    assert (res.run_dir / "metrics.json").is_file()
+    assert str(error) in (res.run_dir / "ANALYSIS_FAILED.txt").read_text()
+    assert [e["run_id"] for e in ledger.entries()] == [res.run_id]
