@@ -68,6 +68,24 @@ def test_a_warm_child_is_contained_like_a_cold_one(tmp_path: Path, monkeypatch: 
     assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
 
 
+@pytest.mark.parametrize("warm", [False, True])
+def test_the_parent_hears_at_once_that_its_child_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        warm: bool) -> None:
+    """The parent waits on the child's end between its memory and time checks, not a fixed sleep: with checks
+    two minutes apart, a child that crashes at once is still reported long before the first check is due."""
+    monkeypatch.setenv("GAUSSIAN_TEST_FAULT", "quick:crash")
+    args, result = _job(tmp_path, "quick")
+    set_home(tmp_path)
+    t0 = time.monotonic()
+    try:
+        out = run_contained(args, tmp_path / "quick.log", result,
+                            Limits(timeout_s=600, memory_mb=4096, poll_s=120, warm=warm))
+    finally:
+        set_home(None)
+    assert out.kind == "crashed", out.log_tail
+    assert time.monotonic() - t0 < 60
+
+
 PARENT = """
 import sys, time
 from pathlib import Path

@@ -119,6 +119,15 @@ def _read_result(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def _wait_a_while(proc: Any, seconds: float) -> None:
+    """Wait up to `seconds` for the child to end, returning as soon as it does (a plain sleep would add up to a
+    whole poll interval to every experiment)."""
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 def run_contained(args: list[str], log_path: Path, result_path: Path, limits: Limits,
                   abort: Callable[[], bool] = lambda: False,
                   on_start: Callable[[int], None] | None = None, home: Path | None = None,
@@ -164,7 +173,7 @@ def run_contained(args: list[str], log_path: Path, result_path: Path, limits: Li
             if kind is not None:
                 _kill_group(proc.pid)
                 break
-            time.sleep(limits.poll_s)
+            _wait_a_while(proc, limits.poll_s)
     finally:
         if proc.poll() is None and kind is None:  # interrupted (e.g. KeyboardInterrupt in this thread)
             _kill_group(proc.pid)

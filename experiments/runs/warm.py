@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,11 @@ class WarmChild:
             self.returncode = self._proc.exitcode
         return self.returncode
 
-    def wait(self) -> int | None:
-        """Wait for the child to end; its exit code (negative: killed by that signal)."""
-        self._proc.join()
-        return self.poll()
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the child to end; its exit code (negative: killed by that signal). Like `Popen.wait`, a
+        `timeout` that passes first raises `subprocess.TimeoutExpired`."""
+        self._proc.join(timeout)
+        code = self.poll()
+        if code is None and timeout is not None:
+            raise subprocess.TimeoutExpired(f"gaussian-child {self.pid}", timeout)
+        return code
