@@ -52,13 +52,20 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, int]:
             raise DataError(f"{p}: cannot read Parquet ({exc}).") from exc
     if suffix in (".csv", ".txt"):
         try:
-            frame = pd.read_csv(p, dtype=str, skipinitialspace=True, comment="#")
+            frame = _read_csv(p, p)
         except pd.errors.EmptyDataError as exc:
             raise DataError(f"{p}: the file is empty.") from exc
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"{p}: malformed CSV ({str(exc).strip()}).") from exc
         return frame, 2
     raise DataError(f"{p}: unknown file type {suffix!r}; use .csv or .parquet.")
+
+
+def _read_csv(source: Path, data: Any, where: str = "", **options: Any) -> pd.DataFrame:
+    """pd.read_csv as every reader of a user's CSV calls it (text cells, `#` comments), a parse failure as one
+    DataError naming the file (`where`: which part of it was read, for the message)."""
+    try:
+        return pd.read_csv(data, dtype=str, skipinitialspace=True, comment="#", **options)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{source}: malformed CSV{where} ({str(exc).strip()}).") from exc
 
 
 def _daily_at_open(frame: pd.DataFrame, source: str, tz: str | None, first_row: int) -> pd.DataFrame:
@@ -78,10 +85,15 @@ def _daily_at_open(frame: pd.DataFrame, source: str, tz: str | None, first_row: 
 def load_bars_file(path: str | Path, tz: str | None = None) -> pd.DataFrame:
     """Read and validate a bars file (CSV or Parquet) into the bar schema."""
     frame, first_row = read_table(path)
+    return _bars_from_frame(frame, str(path), tz, first_row)
+
+
+def _bars_from_frame(frame: pd.DataFrame, source: str, tz: str | None, first_row: int) -> pd.DataFrame:
+    """Validate a read bars table (or a sample of one) into the bar schema."""
     if isinstance(frame.index, pd.DatetimeIndex):
         frame = frame.reset_index(names=frame.index.name or "timestamp")
-    frame = _daily_at_open(frame, str(path), tz, first_row)
-    return validate_bars(frame, source=str(path), tz=tz, first_row=first_row)
+    frame = _daily_at_open(frame, source, tz, first_row)
+    return validate_bars(frame, source=source, tz=tz, first_row=first_row)
 
 
 def load_options_file(path: str | Path, tz: str | None = None, underlying: str = "SPY") -> pd.DataFrame:
@@ -114,10 +126,7 @@ def check_data_file(path: str | Path, kind: str = "bars", tz: str | None = None,
             raise DataError(f"{p}: cannot read Parquet ({exc}).") from exc
         _check_sample(first, str(p), kind, tz, underlying, 1)
     elif suffix in (".csv", ".txt") and p.stat().st_size > 2 * TAIL_BYTES:
-        try:
-            head = pd.read_csv(p, dtype=str, skipinitialspace=True, comment="#", nrows=SAMPLE_ROWS)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"{p}: malformed CSV ({str(exc).strip()}).") from exc
+        head = _read_csv(p, p, nrows=SAMPLE_ROWS)
         _check_sample(head, str(p), kind, tz, underlying, 2)
         tail, first_line = _csv_tail(p, head.columns)
         _check_sample(tail, str(p), kind, tz, underlying, first_line)
@@ -143,19 +152,16 @@ def _csv_tail(p: Path, columns: pd.Index) -> tuple[pd.DataFrame, int]:
             left -= len(chunk)
     try:
         text = raw[cut:].decode("utf-8")
-        frame = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True, comment="#", header=None,
-                            names=list(columns))
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise DataError(f"{p}: malformed CSV near its end ({str(exc).strip()}).") from exc
+    frame = _read_csv(p, io.StringIO(text), " near its end", header=None, names=list(columns))
     return frame, before + 1
 
 
 def _check_sample(frame: pd.DataFrame, source: str, kind: str, tz: str | None, underlying: str,
                   first_row: int) -> None:
     if kind == "bars":
-        if isinstance(frame.index, pd.DatetimeIndex):
-            frame = frame.reset_index(names=frame.index.name or "timestamp")
-        validate_bars(_daily_at_open(frame, source, tz, first_row), source=source, tz=tz, first_row=first_row)
+        _bars_from_frame(frame, source, tz, first_row)
     else:
         validate_options(frame, source=source, tz=tz, underlying=underlying, first_row=first_row)
 
