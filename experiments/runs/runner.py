@@ -95,14 +95,12 @@ def _analyze(run_dir: Path) -> None:
 
     try:
         analyze_run(run_dir)
-    except GaussianError as exc:
-        log.error("analysis of %s failed: %s", run_dir.name, exc)
-        write_text(run_dir / "ANALYSIS_FAILED.txt", f"{exc}\n")
     except Exception as exc:  # noqa: BLE001 - a defect in a report or plot must not cost the evaluated run
         import traceback
 
-        log.error("analysis of %s failed: %s: %s", run_dir.name, type(exc).__name__, exc)
-        write_text(run_dir / "ANALYSIS_FAILED.txt", "".join(traceback.format_exception(exc)))
+        log.error("analysis of %s failed: %s", run_dir.name, exc)
+        ours = isinstance(exc, GaussianError)  # our errors say what is wrong; anything else keeps its traceback
+        write_text(run_dir / "ANALYSIS_FAILED.txt", f"{exc}\n" if ours else "".join(traceback.format_exception(exc)))
 
 
 def run_metrics(trades: pd.DataFrame, equity: pd.DataFrame, initial: float, n_trials: int,
