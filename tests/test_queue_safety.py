@@ -226,3 +226,25 @@ def test_recover_gives_back_every_acknowledged_write(tmp_path: Path, n: int) -> 
         q.list()
     q.recover()
     assert [i.id for i in q.list()] == ids and q.get(ids[-1]).status is Status.APPROVED
+
+
+def test_a_lock_free_reader_reads_every_state_a_write_passes_through(tmp_path: Path, monkeypatch) -> None:
+    """Each rename a write makes (backups rotated, backup written, file written) on the first, second and a later
+    write leaves the folder in a state a reader without the lock reads as a whole queue, never as damage."""
+    q = _queue(tmp_path, backups=3)
+    reader = IdeaQueue(q.path, base=ExperimentSpec()).store
+    import experiments.ideas.store as store_mod
+
+    real_replace = os.replace
+    seen: list[int] = []
+
+    def replace_and_read(src, dst):
+        seen.append(len(reader.load().ideas))
+        real_replace(src, dst)
+        seen.append(len(reader.load().ideas))
+
+    monkeypatch.setattr(store_mod.os, "replace", replace_and_read)
+    for s in range(1, 6):
+        q.propose(f"t{s}", "", "", {"seed": s}, SRC)
+    assert len(seen) > 20 and set(seen) <= {0, 1, 2, 3, 4, 5}
+    assert len(reader.load().ideas) == 5

@@ -8,8 +8,8 @@ Safety rules:
 - Every write holds `ideas.json.lock` (filelock; released by the OS if the writer dies), rotates the backups,
   writes the new state to `ideas.json.bak.1` (a copy of its own, not a link: damage to the file in place
   cannot reach it), then to the file: each through a temp file in the same folder, fsynced, renamed, the
-  folder fsynced. `.bak.1` is thus the last committed state, `.bak.2` the one before, ... A reader always sees
-  a whole old or a whole new file and needs no lock.
+  folder fsynced (the very first write: the file, then the backup). `.bak.1` is thus the last committed state,
+  `.bak.2` the one before, ... A reader always sees a whole old or a whole new file and needs no lock.
 - Every read parses and validates the whole file; a file that fails is never overwritten: QueueCorrupt is
   raised and `recover()` restores the newest backup that validates (the bad file is kept aside), which gives
   back every acknowledged write.
@@ -267,11 +267,16 @@ class QueueStore:
 
     def _write(self, text: str) -> None:
         # the backup first: a writer killed in between leaves a backup one write ahead of the file (a write
-        # never acknowledged), never a file ahead of every backup (an acknowledged write recover would lose)
+        # never acknowledged), never a file ahead of every backup (an acknowledged write recover would lose).
+        # The very first write goes the other way round: a backup without a file is what a deleted queue looks
+        # like, and a lock-free reader must never see that mid-write; with no file yet there is no
+        # acknowledged write to lose.
         self._cleanup_temps()
+        first = not self.path.exists()
         self._rotate_backups()
-        self._write_file(self.backup_path(1), text)
-        self._write_file(self.path, text)
+        targets = (self.path, self.backup_path(1)) if first else (self.backup_path(1), self.path)
+        for target in targets:
+            self._write_file(target, text)
 
     def recover(self, force: bool = False) -> RecoverResult:
         """Restore the newest backup that validates (the last committed state); the replaced file is kept as

@@ -289,6 +289,10 @@ class Optimizer:
             while self._runner_busy.is_set() or self.agent.running:
                 time.sleep(0.2)  # the runner finishes (or, on release, kills and returns) its experiment
         finally:
+            # Jobs out first, under the scheduler's lock (so after any job-processing pass in flight): a one-off
+            # job still being processed when shutdown() marks the scheduler stopped makes APScheduler look for
+            # it among the not-yet-started jobs and end its thread with a JobLookupError traceback.
+            sched.remove_all_jobs()
             sched.shutdown(wait=True)
             self._sched = None
             for sig, prev in old.items():
