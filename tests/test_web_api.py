@@ -412,3 +412,29 @@ def test_a_new_run_shows_on_the_leaderboard_at_once(site: tuple[TestClient, Path
     ledger.record(new, "h", "done", json.loads((d / "metrics.json").read_text())["metrics"])
     doc = client.get("/api/v1/runs").json()
     assert new in [r["run_id"] for r in doc["rows"]] and doc["trials"] == 3
+
+
+def test_overview_shows_the_dask_workers_what_each_runs_and_what_waits(site: tuple[TestClient, Path, list[str]]) -> None:
+    import datetime as dt
+    import socket
+
+    from experiments.optimizer.status import write_optimizer_status
+
+    client, _home, ids = site
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    workers = [
+        {"address": "tcp://127.0.0.1:40001", "host": "node-a", "pid": 4242, "nthreads": 1, "idea_id": ids[0],
+         "title": "shorter momentum lookback", "since": now, "child_pid": 4343, "starts": 2},
+        {"address": "tcp://127.0.0.1:40002", "host": "node-b", "pid": None, "nthreads": 1, "idea_id": None,
+         "title": None, "since": None, "child_pid": None, "starts": None},
+        {"waiting": True, "idea_id": ids[1], "title": "a waiting idea", "since": now, "starts": 0},
+    ]
+    write_optimizer_status({"pid": os.getpid(), "host": socket.gethostname(), "state": "running", "started": now,
+                            "heartbeat": now, "heartbeat_s": 60.0, "current": None, "workers": workers})
+    assert client.get("/api/v1/overview").json()["optimizer"]["workers"] == workers
+    page = client.get("/").text
+    table = page[page.index('id="workers"'):page.index("</table>", page.index('id="workers"'))]
+    rows = table.split("<tr")[2:]
+    assert "tcp://127.0.0.1:40001" in rows[0] and "4242" in rows[0] and ids[0] in rows[0] and now in rows[0]
+    assert "tcp://127.0.0.1:40002" in rows[1] and "idle" in rows[1]
+    assert "waiting for a worker" in rows[2] and ids[1] in rows[2] and f"submitted {now}" in rows[2]

@@ -164,6 +164,9 @@ def _print_status(doc: dict[str, Any]) -> None:
     for w in (opt.get("workers") or []) if opt.get("running") else []:
         if "error" in w:
             console.print(f"  [red]workers[/]: {w['error']}", highlight=False)
+        elif w.get("waiting"):
+            console.print(f"  waiting for a worker: idea {w['idea_id']} ({w.get('title')}) submitted {w.get('since')}",
+                          highlight=False)
         elif w.get("idea_id"):
             console.print(f"  worker {w['address']} (pid {w.get('pid')}): idea {w['idea_id']} ({w.get('title')}) "
                           f"since {w.get('since')}, start {w.get('starts')}", highlight=False)

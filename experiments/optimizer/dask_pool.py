@@ -10,9 +10,11 @@ imported only here and only when a pool is opened, so `gaussian --help` and `gau
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -28,6 +30,11 @@ from trader.errors import GaussianError
 
 log = logging.getLogger("gaussian.optimizer")
 CONNECT_TIMEOUT_S = 10.0
+# Experiments submitted ahead, per worker thread: a worker finds its next task waiting at the scheduler the moment
+# it finishes one, instead of idling through the coordinator's record-lease-submit round trip. The cost: an idea
+# approved with a higher priority meanwhile waits behind at most this many per worker.
+AHEAD_PER_SLOT = 1
+SETTLED_KEPT = 1024  # recent settled tokens on the ledger board (a task waits only for its worker's last one)
 DAEMON_ENV = "DASK_DISTRIBUTED__WORKER__DAEMON=False"
 """How a `dask worker` is started so its worker processes may fork experiments warm."""
 
@@ -103,6 +110,8 @@ class DaskPool:
         self._scattered: dict[str, Any] = {}
         self._config: Any = None  # the dask.config.set held while a LocalCluster is open
         self._cold: set[str] = set()  # workers reported to start their experiments cold
+        self.board: Any = None  # the Dask Variable each task reads the ledger from when it starts
+        self._settled: list[str] = []  # tokens recorded (or given up) by this coordinator, newest last
 
     # ----- lifetime ------------------------------------------------------------------------------------------
 
@@ -135,6 +144,9 @@ class DaskPool:
                 self.close()
                 raise
         self.client.subscribe_topic(TOPIC, self._on_event)
+        from distributed import Variable
+
+        self.board = Variable(f"gaussian-ledger-{os.getpid()}-{secrets.token_hex(4)}", client=self.client)
         try:
             if self.warm_start:
                 self.client.register_plugin(WarmStart())
@@ -145,6 +157,10 @@ class DaskPool:
 
     def close(self) -> None:
         """Close the client (the scheduler releases every task it still wanted) and a LocalCluster."""
+        if self.board is not None:
+            with contextlib.suppress(Exception):  # the scheduler may be gone already
+                self.board.delete()
+            self.board = None
         if self.client is not None:
             try:
                 self.client.unsubscribe_topic(TOPIC)
@@ -177,8 +193,15 @@ class DaskPool:
 
     def capacity(self) -> int:
         """How many experiments may run at once: one per worker thread, capped by --workers."""
+        return self.slots()[0]
+
+    def slots(self) -> tuple[int, int]:
+        """(capacity, how many more may be submitted to wait for a worker). Tasks wait only where every worker
+        thread is ours to fill: on a cluster with threads beyond --workers, a waiting task would start at once
+        on an idle one, and more than --workers experiments would run."""
         threads = self.worker_threads()
-        return min(threads, self.workers) if self.workers else threads
+        cap = min(threads, self.workers) if self.workers else threads
+        return cap, cap * AHEAD_PER_SLOT if threads <= cap else 0
 
     def worker_table(self, titles: dict[str, str]) -> list[dict[str, Any]]:
         """Every worker: address, host, pid, and the idea it runs since when (None when idle)."""
@@ -257,13 +280,21 @@ class DaskPool:
             log.info("scattered %d input file(s), %.1f MB", len(blobs), sum(map(len, blobs.values())) / 1e6)
         return self._scattered[key]
 
-    def submit(self, token: str, idea_id: str, job: dict[str, Any], ledger_lines: list[dict[str, Any]],
-               inputs: Any, timeout_s: float | None, memory_mb: float | None) -> Any:
-        """Submit one experiment as a task; return its future."""
+    def post_ledger(self, lines: list[dict[str, Any]], settled: str | None = None) -> None:
+        """Put the ledger as it stands on the board, with `settled` added to the tokens this coordinator has
+        recorded or given up: a task starting after that token on the same worker waits for it (remote_task)."""
+        if settled is not None:
+            self._settled = [*self._settled[-(SETTLED_KEPT - 1):], settled]
+        self.board.set({"lines": lines, "settled": self._settled})
+
+    def submit(self, token: str, idea_id: str, job: dict[str, Any], inputs: Any, timeout_s: float | None,
+               memory_mb: float | None) -> Any:
+        """Submit one experiment as a task (it reads the ledger from the board when it starts); return its
+        future."""
         with self._lock:
             self._placements[token] = Placement(idea_id=idea_id)
-        return self.client.submit(run_task, token, job, ledger_lines, inputs, timeout_s, memory_mb, 1,
-                                  self.warm_start, key=f"gaussian-{token}", pure=False, retries=0)
+        return self.client.submit(run_task, token, {**job, "ledger_board": self.board.name}, inputs, timeout_s,
+                                  memory_mb, 1, self.warm_start, key=f"gaussian-{token}", pure=False, retries=0)
 
     def wait_any(self, futures: list[Any], timeout_s: float) -> None:
         """Return when one of `futures` finishes, or after `timeout_s` (at once when there are none)."""

@@ -1,9 +1,11 @@
 """The optimizer's runner on a Dask pool: up to the pool's capacity of experiments at once, each exactly once.
 
 The coordinator (the `gaussian optimize` process) keeps the home: it leases ideas, holds their leases with a
-heartbeat, submits each experiment as a task with the ledger as it stands, and when a task returns writes the
-run directory under runs/, appends the run's ledger line, and marks the idea, through the same `_record` as
-the local path. A worker that dies mid-experiment: the scheduler runs the task again on another worker, and
+heartbeat, submits each experiment as a task (one per worker thread, and one more waiting for each where the
+cluster is all ours), and when a task returns writes the run directory under runs/, appends the run's ledger
+line, marks the idea through the same `_record` as the local path, and posts the ledger to the board the next
+task reads when it starts (so a run counts as trials every run recorded before it started, its worker's
+previous one included: with one worker, exactly the local path's count). A worker that dies mid-experiment: the scheduler runs the task again on another worker, and
 the idea's attempt is counted (`IdeaQueue.retry`); past `max_attempts` the idea fails. Files come back only
 from the run that finished, so there is one run directory and one ledger line in the end. A stopped
 coordinator cancels its tasks (their workers kill the experiments); a killed one leaves stale leases that
@@ -55,8 +57,9 @@ class DaskRunner:
         self.flights: dict[str, Flight] = {}
 
     def open(self) -> DaskRunner:
-        """Start or reach the cluster."""
+        """Start or reach the cluster, and put the ledger on its board."""
         self.pool.open()
+        self.pool.post_ledger(ledger.entries())
         return self
 
     def close(self) -> None:
@@ -69,9 +72,15 @@ class DaskRunner:
         """The status file's worker table."""
         titles = {f.idea.id: f.idea.title for f in self.flights.values()}
         try:
-            return self.pool.worker_table(titles)
+            rows = self.pool.worker_table(titles)
         except (OSError, RuntimeError) as exc:  # the scheduler went away: the table says so
             return [{"error": f"cannot read the Dask workers: {exc}"}]
+        for f in sorted(self.flights.values(), key=lambda f: f.t0):
+            p = self.pool.placement(f.token)
+            if p is not None and p.worker is None:  # submitted ahead (or between two attempts): no worker yet
+                rows.append({"waiting": True, "idea_id": f.idea.id, "title": f.idea.title,
+                             "since": f.t0.isoformat(timespec="seconds"), "starts": p.starts})
+        return rows
 
     # ----- the loop ----------------------------------------------------------------------------------------
 
@@ -102,9 +111,10 @@ class DaskRunner:
             self.pool.wait_any([f.future for f in self.flights.values()], COLLECT_POLL_S)
 
     def _fill(self) -> bool:
-        """Lease and submit ideas while there is room; True when the queue had no approved idea left."""
+        """Lease and submit ideas while there is room (every worker thread busy, and where the pool allows, one
+        more waiting for each: dask_pool.AHEAD_PER_SLOT); True when the queue had no approved idea left."""
         opt = self.opt
-        room = self.pool.capacity() - len(self.flights)
+        room = sum(self.pool.slots()) - len(self.flights)
         while room > 0 and not opt._stop.is_set():
             if opt.cfg.max_experiments is not None and opt._experiments() + len(self.flights) >= \
                     opt.cfg.max_experiments:
@@ -121,8 +131,7 @@ class DaskRunner:
         token = f"{idea.id}-{idea.attempts}-{secrets.token_hex(3)}"
         job = {"idea_id": idea.id, "spec": idea.spec, "cycles": opt.cfg.cycles, "analyze": opt.cfg.analyze}
         inputs = self.pool.inputs_for(idea.spec or {})
-        future = self.pool.submit(token, idea.id, job, ledger.entries(), inputs, opt.cfg.timeout_s,
-                                  opt.cfg.memory_mb)
+        future = self.pool.submit(token, idea.id, job, inputs, opt.cfg.timeout_s, opt.cfg.memory_mb)
         hb = LeaseHeartbeat(opt.queue, idea.id, opt.wid, opt.cfg.heartbeat_s).__enter__()
         self.flights[token] = Flight(token, idea, future, hb, dt.datetime.now(dt.UTC))
         log.info("submitted idea %s (%s), attempt %d, to %s", idea.id, idea.title, idea.attempts,
@@ -169,6 +178,13 @@ class DaskRunner:
         flight.heartbeat.__exit__(None, None, None)
         self.pool.forget(flight.token)
 
+    def _settle(self, flight: Flight) -> None:
+        """Post the ledger with this task settled: a task waiting on its worker to start after it goes on."""
+        try:
+            self.pool.post_ledger(ledger.entries(), settled=flight.token)
+        except Exception as exc:  # noqa: BLE001 - the scheduler went away: its tasks stop, nothing to tell them
+            log.warning("dask: cannot post the ledger to the scheduler: %s", exc)
+
     def _finish(self, flight: Flight) -> None:
         from distributed import KilledWorker
 
@@ -199,7 +215,9 @@ class DaskRunner:
         outcome = ChildOutcome(res["kind"], res.get("result"), res.get("returncode"), res.get("log_tail") or "",
                                float(res.get("seconds") or 0.0), float(res.get("peak_rss_mb") or 0.0), opt.limits)
         record = opt._record(idea, outcome, flight.heartbeat.lost.is_set(), flight.t0)
+        self._settle(flight)  # the ledger as _record left it (a crash's line added, a lost lease's withdrawn)
         record["worker"], record["warm"] = res.get("worker"), res.get("warm")
+        record["ledger_wait_s"], record["trials_before"] = res.get("ledger_wait_s"), res.get("trials_before")
         opt.results.append(record)
         if outcome.ok and record["status"] == "done" and opt.cfg.auto_promote:
             record["promotion"] = opt._auto_promote(record["run_id"])
@@ -217,6 +235,7 @@ class DaskRunner:
                                "run_id": None, "error": error, "counted": executed, "status": "failed"}
         if executed:
             ledger.record("-", flight.idea.spec_hash or "-", "failed", idea_id=flight.idea.id, error=error)
+        self._settle(flight)
         try:
             opt.queue.fail(flight.idea.id, opt.wid, error)
             log.warning("idea %s failed: %s", flight.idea.id, error)
@@ -232,6 +251,7 @@ class DaskRunner:
         self.pool.cancel([f.future for f in flights])
         for flight in flights:
             self._end(flight)
+            self._settle(flight)
             rec = {"idea_id": flight.idea.id, "title": flight.idea.title, "kind": "aborted", "seconds": 0.0,
                    "run_id": None, "error": None, "counted": False, "status": "released"}
             try:

@@ -1,8 +1,11 @@
 """One experiment as a Dask task: run contained in a scratch home on the worker, hand back the run directory's files.
 
-The worker needs no shared filesystem and no queue. The coordinator sends the idea's job (spec, cycles, analyze),
-the ledger as it stands (so the deflated Sharpe counts the same trials wherever the run happens) and, for user
-files or cached datasets, their bytes; synthetic and real-daily markets are regenerated here, cached per worker,
+The worker needs no shared filesystem and no queue. The coordinator sends the idea's job (spec, cycles, analyze,
+the name of its ledger board) and, for user files or cached datasets, their bytes. The task reads the ledger from
+the board (a Dask Variable the coordinator posts after every result) when it starts, once the coordinator has
+settled the task this worker ran before (a waiting task starts the moment its predecessor returns, before the
+coordinator has recorded it): so the deflated Sharpe counts every run recorded before this one started, and with
+one worker exactly what the local path counts; synthetic and real-daily markets are regenerated here, cached per worker,
 and the fitted models (experiments.runs.model_cache) are cached per worker too, so an idea that changes nothing a
 model reads loads it as on the local path, instead of refitting it in every task's fresh scratch home.
 The experiment runs in the contained child process (time and memory limits as on the local path) with one
@@ -35,6 +38,27 @@ CACHE_DIR = "gaussian-market-cache"
 MODEL_CACHE_DIR = "gaussian-model-cache"
 CANCELLED_STATES = ("cancelled", "released", "forgotten")
 MAX_FILE_BYTES = 512 * 1024 * 1024
+LEDGER_WAIT_S = 60.0  # the longest a task waits for its worker's previous task to be recorded
+_last_token: dict[tuple[str, str], str] = {}  # (worker address, ledger board) -> the token that worker ran last
+
+
+def _ledger_when_settled(board: str, worker_address: str) -> tuple[list[dict[str, Any]], float]:
+    """The ledger from the coordinator's board once it has settled this worker's previous task; and the seconds
+    waited. Only a task of the same coordinator (the same board) is waited for; past LEDGER_WAIT_S (a coordinator
+    that stopped recording) the ledger as it stands is taken."""
+    import time
+
+    from distributed import Variable, get_client
+
+    var = Variable(board, client=get_client())
+    before = _last_token.get((worker_address, board))
+    t0 = time.monotonic()
+    while True:
+        doc = var.get(timeout=LEDGER_WAIT_S)
+        waited = time.monotonic() - t0
+        if before is None or before in doc["settled"] or waited >= LEDGER_WAIT_S:
+            return list(doc["lines"]), waited
+        time.sleep(0.01)
 
 
 def _setup_home(home: Path, ledger_lines: list[dict[str, Any]], inputs: dict[str, bytes] | None,
@@ -76,9 +100,8 @@ def _collect(runs: Path) -> tuple[str | None, dict[str, bytes]]:
     return run_dir.name, files
 
 
-def run_task(token: str, job: dict[str, Any], ledger_lines: list[dict[str, Any]],
-             inputs: dict[str, bytes] | None, timeout_s: float | None, memory_mb: float | None,
-             threads: int = 1, warm_start: bool = True) -> dict[str, Any]:
+def run_task(token: str, job: dict[str, Any], inputs: dict[str, bytes] | None, timeout_s: float | None,
+             memory_mb: float | None, threads: int = 1, warm_start: bool = True) -> dict[str, Any]:
     """Run one experiment on this Dask worker; return its outcome, run directory files and new ledger lines.
 
     `warm_start`: fork the experiment from the worker's fork server where this worker process may have one."""
@@ -101,6 +124,7 @@ def run_task(token: str, job: dict[str, Any], ledger_lines: list[dict[str, Any]]
 
     scratch = Path(tempfile.mkdtemp(prefix="gaussian-task-", dir=worker.local_directory))
     try:
+        ledger_lines, ledger_wait = _ledger_when_settled(job["ledger_board"], worker.address)
         home = scratch / "home"
         relocated = _setup_home(home, ledger_lines, inputs, Path(worker.local_directory))
         job_path, result_path, log_path = scratch / "job.json", scratch / "result.json", scratch / "child.log"
@@ -115,8 +139,10 @@ def run_task(token: str, job: dict[str, Any], ledger_lines: list[dict[str, Any]]
             "warm": forks_warm, "kind": outcome.kind, "result": outcome.result, "returncode": outcome.returncode,
             "log_tail": outcome.log_tail, "seconds": outcome.seconds, "peak_rss_mb": outcome.peak_rss_mb,
             "run_id": run_id, "files": files, "ledger": new_lines, "log": read_tail(log_path, 0, 200_000),
+            "ledger_wait_s": round(ledger_wait, 3), "trials_before": len(ledger_lines),
         }
     finally:
+        _last_token[(worker.address, job["ledger_board"])] = token
         worker.log_event(TOPIC, {"event": "end", **who})
         shutil.rmtree(scratch, ignore_errors=True)
 
