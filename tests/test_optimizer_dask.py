@@ -396,7 +396,7 @@ def test_submitted_ahead_on_one_worker_counts_trials_as_the_local_path(tmp_path:
         set_home(homes["dask"])
         with dask.config.set({"distributed.worker.daemon": False}), \
                 LocalCluster(n_workers=1, threads_per_worker=1, processes=True, memory_limit=0, host="127.0.0.1",
-                             dashboard_address=None) as cluster:
+                             dashboard_address=":0") as cluster:
             results["dask"] = run_optimizer(OptimizerConfig(scheduler=cluster.scheduler_address, workers=1, **FAST))
             # a second coordinator on the same worker never waits for the first one's tasks
             later = add_idea(IdeaQueue.from_home(), "later", 20)
