@@ -191,14 +191,11 @@ class DaskPool:
         """Threads over all workers the scheduler knows now."""
         return sum(int(w.get("nthreads") or 1) for w in self._workers_info().values())
 
-    def capacity(self) -> int:
-        """How many experiments may run at once: one per worker thread, capped by --workers."""
-        return self.slots()[0]
-
     def slots(self) -> tuple[int, int]:
-        """(capacity, how many more may be submitted to wait for a worker). Tasks wait only where every worker
-        thread is ours to fill: on a cluster with threads beyond --workers, a waiting task would start at once
-        on an idle one, and more than --workers experiments would run."""
+        """(how many experiments may run at once: one per worker thread, capped by --workers; how many more may
+        be submitted to wait for a worker). Tasks wait only where every worker thread is ours to fill: on a
+        cluster with threads beyond --workers, a waiting task would start at once on an idle one, and more than
+        --workers experiments would run."""
         threads = self.worker_threads()
         cap = min(threads, self.workers) if self.workers else threads
         return cap, cap * AHEAD_PER_SLOT if threads <= cap else 0

@@ -5,11 +5,12 @@ heartbeat, submits each experiment as a task (one per worker thread, and one mor
 cluster is all ours), and when a task returns writes the run directory under runs/, appends the run's ledger
 line, marks the idea through the same `_record` as the local path, and posts the ledger to the board the next
 task reads when it starts (so a run counts as trials every run recorded before it started, its worker's
-previous one included: with one worker, exactly the local path's count). A worker that dies mid-experiment: the scheduler runs the task again on another worker, and
-the idea's attempt is counted (`IdeaQueue.retry`); past `max_attempts` the idea fails. Files come back only
-from the run that finished, so there is one run directory and one ledger line in the end. A stopped
-coordinator cancels its tasks (their workers kill the experiments); a killed one leaves stale leases that
-the next optimizer reaps, and its client's tasks are released by the scheduler, which stops them too.
+previous one included: with one worker, exactly the local path's count). A worker that dies mid-experiment:
+the scheduler runs the task again on another worker, and the idea's attempt is counted (`IdeaQueue.retry`);
+past `max_attempts` the idea fails. Files come back only from the run that finished, so there is one run
+directory and one ledger line in the end. A stopped coordinator cancels its tasks (their workers kill the
+experiments); a killed one leaves stale leases that the next optimizer reaps, and its client's tasks are
+released by the scheduler, which stops them too.
 """
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ the name of its ledger board) and, for user files or cached datasets, their byte
 the board (a Dask Variable the coordinator posts after every result) when it starts, once the coordinator has
 settled the task this worker ran before (a waiting task starts the moment its predecessor returns, before the
 coordinator has recorded it): so the deflated Sharpe counts every run recorded before this one started, and with
-one worker exactly what the local path counts; synthetic and real-daily markets are regenerated here, cached per worker,
-and the fitted models (experiments.runs.model_cache) are cached per worker too, so an idea that changes nothing a
+one worker exactly what the local path counts. Synthetic and real-daily markets are regenerated here, cached per
+worker, and the fitted models (experiments.runs.model_cache) are cached per worker too, so an idea that changes nothing a
 model reads loads it as on the local path, instead of refitting it in every task's fresh scratch home.
 The experiment runs in the contained child process (time and memory limits as on the local path) with one
 core's worth of threads, forked warm from the worker's fork server (experiments.runs.warm_worker) where the
@@ -25,6 +25,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,6 @@ def _ledger_when_settled(board: str, worker_address: str) -> tuple[list[dict[str
     """The ledger from the coordinator's board once it has settled this worker's previous task; and the seconds
     waited. Only a task of the same coordinator (the same board) is waited for; past LEDGER_WAIT_S (a coordinator
     that stopped recording) the ledger as it stands is taken."""
-    import time
-
     from distributed import Variable, get_client
 
     var = Variable(board, client=get_client())
