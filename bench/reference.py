@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+CASH = 1_000_000  # the account of every run (the engine's in bench/engine.py too)
 LOOKBACK, THRESHOLD, VOL_WINDOW = 15, 1.0, 120
 MAX_OPEN, COOLDOWN, STOP, TARGET, MAX_HOLD, EOD_MINUTES = 3, 5, 0.001, 0.002, 45, 5
 
@@ -124,5 +125,5 @@ def run_backtesting(bars: pd.DataFrame, name: str) -> tuple[float, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.process_time()
-        stats = Backtest(data, _strategies()[name], cash=1_000_000, commission=0.0).run()
+        stats = Backtest(data, _strategies()[name], cash=CASH, commission=0.0).run()
         return time.process_time() - t0, stats

@@ -17,7 +17,7 @@ import pandas as pd
 from trader.broker.base import CostModel
 from trader.clock import BarClock
 from trader.domain import EntryContext, ExitReason, Fill, Intent, Order, Position, Side, Trade
-from trader.exit_rules import HardExitRules
+from trader.exit_rules import ExitTrigger, HardExitRules, exit_trigger
 from trader.feed import ReplayFeed, Stamps
 from trader.market.base import MissingQuoteError
 from trader.market.calendar import session_close_times
@@ -145,6 +145,10 @@ class Engine:
         self._entry_lead = self._rules.eod_minutes_before_close + config.interval_minutes * (
             config.costs.latency_bars + 1)
         self._expiry_ns: dict[Any, int] = {}
+        self._triggers: dict[int, ExitTrigger] = {}  # position id -> where its hard rules can first fire
+        self._soonest_expiry: Any = None  # of the open positions; None: to be found again
+        eod = self._rules.eod_minutes_before_close
+        self._eod_at: list[bool] = [self._rules.flat_by_eod and m <= eod for m in self._to_close]
 
     def _precompute(self, stamps: pd.DatetimeIndex) -> None:
         """The per-bar clock figures, computed once from the timestamps with numpy (no object per bar): the
@@ -243,16 +247,20 @@ class Engine:
 
     # ------------------------------------------------------------------------------------- exits
     def _mark_and_exit(self, i: int) -> None:
+        """Mark every held position at bar i and run the exit layers. Without an exit model a position's hard
+        rules run only at bars that cross its trigger (see ExitTrigger), which decides nothing by itself."""
         if not self.positions:
             return
         end = self._end_ns[i]
         to_close = self._to_close[i]
+        eod = self._eod_at[i]
         check = self._rules.check
         exit_model = self.exit_model
+        triggers = self._triggers
         feed = self.feed
         mark = feed.marker() if exit_model is None else None
         expiry_ns = self._expiry_ns
-        marks: dict[tuple, float] = {}  # positions in one contract share its mark
+        marks: dict[str, float] = {}  # positions in one contract (symbol) share its mark
         for pos in list(self.positions.values()):
             q = None
             try:
@@ -260,19 +268,25 @@ class Engine:
                     q = feed.quote(pos.expiry, pos.strike, pos.right)
                     mid = q.mid
                 else:
-                    key = (pos.expiry, pos.strike, pos.right)
-                    mid = marks.get(key)
+                    mid = marks.get(pos.symbol)
                     if mid is None:
-                        mid = marks[key] = mark(pos.expiry, pos.strike, pos.right)
+                        mid = marks[pos.symbol] = mark(pos.expiry, pos.strike, pos.right)
             except MissingQuoteError:
                 continue
             pos.last_mark = mid
             pos.peak_price = max(pos.peak_price, mid)
             if pos.closing:
                 continue
+            if exit_model is None:
+                t = triggers.get(pos.position_id)
+                if t is None:
+                    t = triggers[pos.position_id] = exit_trigger(self._rules, pos, self._expiry_close_ns(pos.expiry))
+                if not (eod or end >= t.time_ns or mid <= t.stop_mark or mid >= t.take_mark
+                        or pos.peak_price >= t.trail_peak):
+                    continue
+            expiry_end = expiry_ns.get(pos.expiry) or self._expiry_close_ns(pos.expiry)
             held = (end - pos.entry_time.value) / 1e9 / 60.0
-            to_expiry = (expiry_ns.get(pos.expiry) or self._expiry_close_ns(pos.expiry)) - end
-            to_expiry = to_expiry / 1e9 / 60.0
+            to_expiry = (expiry_end - end) / 1e9 / 60.0
             reason = check(pos, mid, held, to_close, to_expiry)
             if reason is None and exit_model is not None and exit_model.should_exit(pos, q, i, held, to_expiry):
                 reason = ExitReason.MODEL_EXIT
@@ -283,6 +297,10 @@ class Engine:
         if not self.positions:
             return
         today = self._session[i]
+        if self._soonest_expiry is None:
+            self._soonest_expiry = min(p.expiry for p in self.positions.values())
+        if self._soonest_expiry > today:
+            return  # nothing expires today
         for pos in list(self.positions.values()):
             if pos.expiry > today:
                 continue
@@ -412,6 +430,7 @@ class Engine:
             )
             self._next_position += 1
             self.positions[pos.position_id] = pos
+            self._soonest_expiry = None
         else:
             pos = self.positions.get(meta["position_id"])
             if pos is not None:
@@ -427,6 +446,8 @@ class Engine:
     def _close_trade(self, pos: Position, price: float, exit_fees: float, when: pd.Timestamp,
                      reason: ExitReason) -> None:
         self.positions.pop(pos.position_id, None)
+        self._triggers.pop(pos.position_id, None)
+        self._soonest_expiry = None
         fees = pos.entry_fees + exit_fees
         cost = pos.entry_price * 100.0 * pos.contracts
         pnl = (price - pos.entry_price) * 100.0 * pos.contracts - fees
@@ -472,6 +493,8 @@ class Engine:
                 next_position: int, last_entry_bar: int) -> None:
         """Resume from saved bookkeeping (paper/live restarts): positions, working orders and counters."""
         self.positions = {p.position_id: p for p in positions}
+        self._triggers = {}
+        self._soonest_expiry = None
         self._orders = {o.order_id: (o, meta) for o, meta in working}
         self._pending_opens = sum(1 for o, _ in working if o.side is Side.BUY_TO_OPEN)
         self._next_order = max([next_order, *(o.order_id + 1 for o, _ in working)])

@@ -21,11 +21,11 @@ class MomentumStrategy:
 
     def decide(self, snap: Snapshot) -> list[Intent]:
         """Open in the direction of the recent move when it is large relative to recent volatility."""
-        closes = snap.closes
-        if len(closes) <= self.vol_window:
-            return []
         if snap.derived(("momentum_bound", self.lookback, self.vol_window), self._z_bound) < self.threshold:
             return []  # the exact |z| is below the threshold too: nothing to compute at this bar
+        closes = snap.closes  # read only past the bound (NaN before a full window, or where no bound is safe)
+        if len(closes) <= self.vol_window:
+            return []
         rets = snap.log_returns[-self.vol_window:]  # the feed's per-bar array: no logs recomputed per bar
         sigma = math.sqrt(float(np.dot(rets, rets)) / len(rets) * self.lookback)
         if not sigma > 0:
