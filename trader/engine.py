@@ -259,7 +259,6 @@ class Engine:
         triggers = self._triggers
         feed = self.feed
         mark = feed.marker() if exit_model is None else None
-        expiry_ns = self._expiry_ns
         marks: dict[str, float] = {}  # positions in one contract (symbol) share its mark
         for pos in list(self.positions.values()):
             q = None
@@ -284,7 +283,7 @@ class Engine:
                 if not (eod or end >= t.time_ns or mid <= t.stop_mark or mid >= t.take_mark
                         or pos.peak_price >= t.trail_peak):
                     continue
-            expiry_end = expiry_ns.get(pos.expiry) or self._expiry_close_ns(pos.expiry)
+            expiry_end = self._expiry_close_ns(pos.expiry)
             held = (end - pos.entry_time.value) / 1e9 / 60.0
             to_expiry = (expiry_end - end) / 1e9 / 60.0
             reason = check(pos, mid, held, to_close, to_expiry)
